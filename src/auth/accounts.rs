@@ -1,0 +1,199 @@
+//! Registration and sign-in: the one implementation both audiences call.
+
+use std::net::IpAddr;
+
+use sqlx::PgPool;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::password::HashError;
+use super::{PasswordHasher, TokenKeys, random_token, token_digest};
+use crate::config::Settings;
+use crate::db::{self, users::User};
+use crate::domain::{Credentials, FieldErrors, NewAccount, PasswordPolicy, RawCredentials};
+
+/// Refresh tokens carry 256 random bits (CONTRACT.md section 3).
+const REFRESH_TOKEN_BYTES: usize = 32;
+/// User agents are stored for the session list, cut to a sane length.
+const MAX_USER_AGENT_CHARS: usize = 512;
+
+/// What the security core can answer besides success. The web layer maps each to a status.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("invalid input")]
+    InvalidInput(FieldErrors),
+    /// Unknown user or wrong password: deliberately one variant.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("username taken")]
+    UsernameTaken,
+    /// The password hashing queue is full.
+    #[error("busy")]
+    Busy,
+    /// The database cannot be reached.
+    #[error("database unavailable")]
+    Unavailable,
+    #[error("internal error: {0}")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<sqlx::Error> for AuthError {
+    fn from(e: sqlx::Error) -> Self {
+        if db::is_unavailable(&e) {
+            Self::Unavailable
+        } else {
+            Self::Internal(e.into())
+        }
+    }
+}
+
+impl From<HashError> for AuthError {
+    fn from(e: HashError) -> Self {
+        match e {
+            HashError::Busy => Self::Busy,
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+impl From<FieldErrors> for AuthError {
+    fn from(e: FieldErrors) -> Self {
+        Self::InvalidInput(e)
+    }
+}
+
+/// Where a sign-in comes from, recorded on its session.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub user_agent: Option<String>,
+    pub ip: Option<IpAddr>,
+}
+
+/// A successful sign-in: a new session and its tokens.
+#[derive(Debug)]
+pub struct SignIn {
+    pub user_id: Uuid,
+    pub username: String,
+    pub session_id: Uuid,
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+}
+
+/// The accounts service: settings, keys and the password hasher, built once at ignition.
+pub struct Accounts {
+    settings: Settings,
+    keys: TokenKeys,
+    hasher: PasswordHasher,
+    policy: PasswordPolicy,
+}
+
+impl Accounts {
+    pub async fn start(settings: Settings) -> Result<Self, HashError> {
+        let hasher = PasswordHasher::start(
+            settings.password_hash_threads,
+            settings.password_hash_queue,
+            settings.bcrypt_cost,
+        )
+        .await?;
+        Ok(Self {
+            keys: TokenKeys::new(&settings),
+            policy: PasswordPolicy {
+                min_length: settings.password_min_length,
+            },
+            settings,
+            hasher,
+        })
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn keys(&self) -> &TokenKeys {
+        &self.keys
+    }
+
+    pub fn policy(&self) -> &PasswordPolicy {
+        &self.policy
+    }
+
+    /// Creates an account. The database's unique index is the final word on duplicates, so two
+    /// concurrent registrations of one name give one account and one `UsernameTaken`.
+    pub async fn register(&self, pool: &PgPool, raw: RawCredentials) -> Result<User, AuthError> {
+        let account = NewAccount::parse(raw, &self.policy, |_| false)?;
+        // A cheap look first, so a taken name costs no bcrypt work.
+        if db::users::find_credentials(pool, &account.username)
+            .await?
+            .is_some()
+        {
+            return Err(AuthError::UsernameTaken);
+        }
+        let hash = self.hasher.hash(account.password).await?;
+        db::users::insert_user(pool, &account.username, &hash)
+            .await
+            .map_err(|e| match db::unique_violation(&e) {
+                Some(db::users::USERNAME_UNIQUE) => AuthError::UsernameTaken,
+                _ => e.into(),
+            })
+    }
+
+    /// Checks a username and password and opens a session. Unknown users and wrong passwords take
+    /// the same bcrypt work and give the same error (OWASP ASVS 6.3.8, Authentication Cheat Sheet).
+    pub async fn sign_in(
+        &self,
+        pool: &PgPool,
+        raw: RawCredentials,
+        client: ClientInfo,
+    ) -> Result<SignIn, AuthError> {
+        let credentials = Credentials::parse(raw)?;
+        let stored = match &credentials.username {
+            Some(name) => db::users::find_credentials(pool, name).await?,
+            None => None,
+        };
+        let (user, hash) = match stored {
+            Some(s) => (Some((s.id, s.username)), Some(s.password_hash)),
+            None => (None, None),
+        };
+        let matched = self.hasher.verify(credentials.password, hash).await?;
+        match user {
+            Some((id, username)) if matched => self.open_session(pool, id, username, client).await,
+            _ => Err(AuthError::InvalidCredentials),
+        }
+    }
+
+    /// Opens a session for a user who has just proved who they are.
+    pub async fn open_session(
+        &self,
+        pool: &PgPool,
+        user_id: Uuid,
+        username: String,
+        client: ClientInfo,
+    ) -> Result<SignIn, AuthError> {
+        let refresh_token = random_token(REFRESH_TOKEN_BYTES);
+        let user_agent = client
+            .user_agent
+            .as_deref()
+            .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect::<String>());
+        let session_id = db::sessions::insert_session(
+            pool,
+            db::sessions::NewSession {
+                user_id,
+                refresh_hash: &token_digest(&refresh_token),
+                expires_at: OffsetDateTime::now_utc() + self.settings.refresh_token_ttl,
+                user_agent: user_agent.as_deref(),
+                ip: client.ip,
+            },
+        )
+        .await?;
+        Ok(SignIn {
+            user_id,
+            username,
+            session_id,
+            access_token: self.keys.issue(user_id, session_id),
+            refresh_token,
+            expires_in: self.keys.ttl().as_secs(),
+        })
+    }
+}

@@ -1,0 +1,132 @@
+//! The request guard: who is signed in.
+
+use rocket::http::Status;
+use rocket::request::{FromRequest, Outcome, Request};
+use rocket_db_pools::Database;
+use uuid::Uuid;
+
+use super::{Accounts, TokenError};
+use crate::db::{self, Db};
+
+/// A signed-in user, proved by a valid access token whose session is live.
+///
+/// The token comes from `Authorization: Bearer` when that header is present (an invalid header is
+/// not rescued by a cookie), else from the access cookie; never from the query string
+/// (RFC 6750 2.3 is not supported: URLs end up in logs and `Referer` headers).
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+    pub username: String,
+    /// When the access token expires (Unix seconds).
+    pub expires_at: i64,
+}
+
+/// Why a request is not authenticated; the web layer maps these to CONTRACT.md's 401 codes (and
+/// `Unavailable` to 503: a token that cannot be checked against revocation is not accepted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenRejection {
+    #[error("no token was presented")]
+    Missing,
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is invalid: {0}")]
+    Invalid(&'static str),
+    #[error("the database is unavailable")]
+    Unavailable,
+}
+
+impl From<TokenError> for TokenRejection {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::Expired => Self::Expired,
+            TokenError::Invalid(why) => Self::Invalid(why),
+        }
+    }
+}
+
+/// The credential a request presents, before it is checked.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Presented<'r> {
+    Bearer(&'r str),
+    Cookie(String),
+}
+
+/// Reads the token from the `Authorization` header, else from the access cookie.
+pub fn presented_token<'r>(
+    req: &'r Request<'_>,
+    cookie_name: &str,
+) -> Result<Presented<'r>, TokenRejection> {
+    let mut headers = req.headers().get("Authorization");
+    if let Some(value) = headers.next() {
+        if headers.next().is_some() {
+            return Err(TokenRejection::Invalid("several Authorization headers"));
+        }
+        // RFC 6750 2.1: `Bearer 1*SP b64token`; the scheme is case-insensitive (RFC 9110 11.1).
+        let (scheme, token) = value
+            .split_once(' ')
+            .ok_or(TokenRejection::Invalid("not a Bearer credential"))?;
+        if !scheme.eq_ignore_ascii_case("Bearer") {
+            return Err(TokenRejection::Invalid("not a Bearer credential"));
+        }
+        let token = token.trim_matches(' ');
+        if token.is_empty() {
+            return Err(TokenRejection::Invalid("empty Bearer credential"));
+        }
+        return Ok(Presented::Bearer(token));
+    }
+    match req.cookies().get(cookie_name) {
+        Some(cookie) if !cookie.value().is_empty() => Ok(Presented::Cookie(cookie.value().to_owned())),
+        _ => Err(TokenRejection::Missing),
+    }
+}
+
+async fn authenticate(req: &Request<'_>) -> Result<AuthUser, TokenRejection> {
+    let accounts = req
+        .rocket()
+        .state::<Accounts>()
+        .expect("Accounts is managed at ignition");
+    let presented = presented_token(req, &super::cookies::access_cookie_name(accounts.settings()))?;
+    let token = match &presented {
+        Presented::Bearer(t) => t,
+        Presented::Cookie(t) => t.as_str(),
+    };
+    let claims = accounts.keys().verify(token)?;
+    let pool = Db::fetch(req.rocket()).expect("Db is managed at ignition");
+    let username = db::sessions::find_live_session_user(pool, claims.sid, claims.sub)
+        .await
+        .map_err(|e| {
+            if !db::is_unavailable(&e) {
+                log::error!("session lookup failed: {e}");
+            }
+            TokenRejection::Unavailable
+        })?
+        .ok_or(TokenRejection::Invalid("session revoked or user gone"))?;
+    Ok(AuthUser {
+        user_id: claims.sub,
+        session_id: claims.sid,
+        username,
+        expires_at: claims.exp,
+    })
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for AuthUser {
+    type Error = TokenRejection;
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        // Cached: several guards in one request check the token once.
+        let result = req
+            .local_cache_async(async { authenticate(req).await })
+            .await;
+        match result {
+            Ok(user) => Outcome::Success(user.clone()),
+            Err(rejection) => {
+                let error = crate::error::ApiError::from(*rejection);
+                let status: Status = error.status();
+                crate::error::stash(req, error);
+                Outcome::Error((status, *rejection))
+            }
+        }
+    }
+}

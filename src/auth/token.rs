@@ -1,0 +1,258 @@
+//! Access tokens: HS256 JWTs of type `at+jwt` (RFC 9068), issued and verified with keys and a
+//! `Validation` built once at start-up.
+
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::config::Settings;
+
+/// The `typ` header of our access tokens (RFC 9068 2.1). Checking it keeps other JWTs signed with
+/// the same key (e.g. by a future feature) from being accepted as access tokens (RFC 8725 3.11).
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
+/// Tokens longer than this are refused before any decoding: ours are about 400 bytes.
+pub const MAX_TOKEN_LEN: usize = 4096;
+
+/// Clock skew tolerated on `exp` and `nbf` (RFC 7519 4.1.4 allows "a small leeway").
+const LEEWAY_SECONDS: u64 = 30;
+
+/// The claims of an access token. All are required.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user's id.
+    pub sub: Uuid,
+    /// The session's id: revoking the session ends the token.
+    pub sid: Uuid,
+    pub jti: Uuid,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub iss: String,
+    pub aud: String,
+}
+
+/// Why a token was refused. Only the split between "expired" and everything else is told to the
+/// client (CONTRACT.md: `token_expired` / `invalid_token`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is invalid: {0}")]
+    Invalid(&'static str),
+}
+
+/// The signing and verifying keys and the rules, built once.
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    header: Header,
+    validation: Validation,
+    issuer: String,
+    audience: String,
+    ttl: Duration,
+}
+
+impl TokenKeys {
+    pub fn new(settings: &Settings) -> Self {
+        let secret = settings.jwt_secret.expose().as_bytes();
+
+        let mut header = Header::new(Algorithm::HS256);
+        header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
+
+        // NOTE: one algorithm only (RFC 8725 2.1, 3.1): a token whose header names any other,
+        // `none` included, is refused before its signature is looked at. The key is fixed: header
+        // fields such as `jwk`, `jku`, `x5u` or `kid` never select one.
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = LEEWAY_SECONDS;
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.validate_aud = true;
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        validation.set_issuer(&[&settings.jwt_issuer]);
+        validation.set_audience(&[&settings.jwt_audience]);
+
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            header,
+            validation,
+            issuer: settings.jwt_issuer.clone(),
+            audience: settings.jwt_audience.clone(),
+            ttl: settings.access_token_ttl,
+        }
+    }
+
+    /// How long an access token lives.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// Issues an access token for a session, valid from now for [`TokenKeys::ttl`].
+    pub fn issue(&self, user_id: Uuid, session_id: Uuid) -> String {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let claims = Claims {
+            sub: user_id,
+            sid: session_id,
+            jti: Uuid::new_v4(),
+            iat: now,
+            nbf: now,
+            exp: now + self.ttl.as_secs() as i64,
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+        };
+        self.sign(&claims)
+    }
+
+    /// Signs arbitrary claims with our header; tests and benches use it to build edge cases.
+    pub fn sign(&self, claims: &Claims) -> String {
+        jsonwebtoken::encode(&self.header, claims, &self.encoding)
+            .expect("HS256 signing with a valid key cannot fail")
+    }
+
+    /// Verifies a token's signature, algorithm, type and claims.
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(TokenError::Invalid("too long"));
+        }
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                ErrorKind::InvalidSignature => TokenError::Invalid("bad signature"),
+                ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+                    TokenError::Invalid("wrong algorithm")
+                }
+                ErrorKind::ImmatureSignature => TokenError::Invalid("not yet valid"),
+                ErrorKind::InvalidIssuer => TokenError::Invalid("wrong issuer"),
+                ErrorKind::InvalidAudience => TokenError::Invalid("wrong audience"),
+                ErrorKind::MissingRequiredClaim(_) => TokenError::Invalid("missing claim"),
+                _ => TokenError::Invalid("malformed"),
+            })?;
+        let typ_ok = data
+            .header
+            .typ
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt"));
+        if !typ_ok {
+            return Err(TokenError::Invalid("wrong type"));
+        }
+        Ok(data.claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use rocket::figment::{Figment, providers::Serialized};
+
+    fn keys_with(secret: &str) -> TokenKeys {
+        let figment = Figment::new().merge(Serialized::default("jwt_secret", secret));
+        TokenKeys::new(&Settings::from_figment(&figment).unwrap().0)
+    }
+
+    fn keys() -> TokenKeys {
+        keys_with("test-secret-that-is-at-least-32-bytes-long")
+    }
+
+    fn b64(json: &str) -> String {
+        URL_SAFE_NO_PAD.encode(json)
+    }
+
+    fn claims(keys: &TokenKeys) -> Claims {
+        let token = keys.issue(Uuid::new_v4(), Uuid::new_v4());
+        keys.verify(&token).unwrap()
+    }
+
+    #[test]
+    fn an_issued_token_verifies_with_every_claim() {
+        let keys = keys();
+        let (user, session) = (Uuid::new_v4(), Uuid::new_v4());
+        let c = keys.verify(&keys.issue(user, session)).unwrap();
+        assert_eq!((c.sub, c.sid), (user, session));
+        assert_eq!(c.exp - c.iat, 15 * 60);
+        assert_eq!((c.iss.as_str(), c.aud.as_str()), ("gatehouse", "gatehouse"));
+    }
+
+    #[test]
+    fn a_token_signed_with_another_key_is_invalid() {
+        let token = keys_with("another-secret-that-is-at-least-32-bytes").issue(Uuid::new_v4(), Uuid::new_v4());
+        assert_eq!(keys().verify(&token), Err(TokenError::Invalid("bad signature")));
+    }
+
+    #[test]
+    fn an_expired_token_is_reported_as_expired() {
+        let keys = keys();
+        let mut c = claims(&keys);
+        c.exp = OffsetDateTime::now_utc().unix_timestamp() - 120;
+        assert_eq!(keys.verify(&keys.sign(&c)), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn a_token_not_yet_valid_is_invalid() {
+        let keys = keys();
+        let mut c = claims(&keys);
+        c.nbf = OffsetDateTime::now_utc().unix_timestamp() + 600;
+        assert_eq!(keys.verify(&keys.sign(&c)), Err(TokenError::Invalid("not yet valid")));
+    }
+
+    #[test]
+    fn wrong_issuer_or_audience_is_invalid() {
+        let keys = keys();
+        let mut c = claims(&keys);
+        c.iss = "someone-else".into();
+        assert!(keys.verify(&keys.sign(&c)).is_err());
+        let mut c = claims(&keys);
+        c.aud = "another-service".into();
+        assert!(keys.verify(&keys.sign(&c)).is_err());
+    }
+
+    #[test]
+    fn alg_none_is_invalid() {
+        let keys = keys();
+        let payload = serde_json::to_string(&claims(&keys)).unwrap();
+        for alg in ["none", "None", "NONE"] {
+            let header = format!(r#"{{"alg":"{alg}","typ":"at+jwt"}}"#);
+            let token = format!("{}.{}.", b64(&header), b64(&payload));
+            assert!(matches!(keys.verify(&token), Err(TokenError::Invalid(_))), "{alg}");
+        }
+    }
+
+    #[test]
+    fn a_tampered_payload_is_invalid() {
+        let keys = keys();
+        let token = keys.issue(Uuid::new_v4(), Uuid::new_v4());
+        let mut parts: Vec<&str> = token.split('.').collect();
+        let mut c = claims(&keys);
+        c.sub = Uuid::new_v4();
+        let forged = b64(&serde_json::to_string(&c).unwrap());
+        parts[1] = &forged;
+        assert_eq!(keys.verify(&parts.join(".")), Err(TokenError::Invalid("bad signature")));
+    }
+
+    #[test]
+    fn a_token_without_the_access_token_type_is_invalid() {
+        let keys = keys();
+        let c = claims(&keys);
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &c,
+            &EncodingKey::from_secret(b"test-secret-that-is-at-least-32-bytes-long"),
+        )
+        .unwrap();
+        assert_eq!(keys.verify(&token), Err(TokenError::Invalid("wrong type")));
+    }
+
+    #[test]
+    fn garbage_is_invalid_and_never_panics() {
+        let keys = keys();
+        let long = "a".repeat(16 * 1024);
+        for token in ["", "a", "a.b", "a.b.c", "a.b.c.d", "!!!.@@@.###", "..", long.as_str()] {
+            assert!(matches!(keys.verify(token), Err(TokenError::Invalid(_))), "{token:.20}");
+        }
+    }
+}

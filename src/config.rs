@@ -1,0 +1,228 @@
+//! Application settings, extracted once from Rocket's figment (`Rocket.toml`, then `ROCKET_*`).
+
+use std::fmt;
+use std::time::Duration;
+
+use rocket::figment::Figment;
+use serde::Deserialize;
+
+/// The smallest HMAC secret we accept: 256 bits, the output size of SHA-256 (RFC 7518 3.2 requires
+/// a key of at least the hash's size for HS256; jsonwebtoken enforces no minimum itself).
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// NIST SP 800-63B-4 never allows fewer than 8 characters for a password.
+pub const MIN_PASSWORD_LENGTH_FLOOR: usize = 8;
+
+/// A secret value: usable by the code, printed as `***`.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// The settings as written in the figment, before checks.
+#[derive(Debug, Deserialize)]
+struct RawSettings {
+    jwt_secret: Option<Secret>,
+    #[serde(default = "defaults::issuer")]
+    jwt_issuer: String,
+    #[serde(default = "defaults::audience")]
+    jwt_audience: String,
+    #[serde(default = "defaults::access_token_ttl")]
+    access_token_ttl: u64,
+    #[serde(default = "defaults::refresh_token_ttl")]
+    refresh_token_ttl: u64,
+    #[serde(default = "defaults::bcrypt_cost")]
+    bcrypt_cost: u32,
+    #[serde(default = "defaults::password_min_length")]
+    password_min_length: usize,
+    #[serde(default)]
+    password_hash_threads: Option<usize>,
+    #[serde(default = "defaults::password_hash_queue")]
+    password_hash_queue: usize,
+    #[serde(default = "defaults::cookie_secure")]
+    cookie_secure: bool,
+    #[serde(default)]
+    allow_generated_secret: bool,
+}
+
+mod defaults {
+    pub fn issuer() -> String {
+        "gatehouse".into()
+    }
+    pub fn audience() -> String {
+        "gatehouse".into()
+    }
+    pub fn access_token_ttl() -> u64 {
+        15 * 60
+    }
+    pub fn refresh_token_ttl() -> u64 {
+        30 * 24 * 60 * 60
+    }
+    pub fn bcrypt_cost() -> u32 {
+        12
+    }
+    pub fn password_min_length() -> usize {
+        15
+    }
+    pub fn password_hash_queue() -> usize {
+        256
+    }
+    pub fn cookie_secure() -> bool {
+        true
+    }
+}
+
+/// Checked application settings. Built once at ignition and managed by Rocket.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub jwt_secret: Secret,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub bcrypt_cost: u32,
+    pub password_min_length: usize,
+    pub password_hash_threads: usize,
+    pub password_hash_queue: usize,
+    pub cookie_secure: bool,
+}
+
+/// Why the configuration cannot be used; each message says what to change.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration is invalid: {0}")]
+    Figment(String),
+    #[error(
+        "jwt_secret is not set: set ROCKET_JWT_SECRET (or jwt_secret in Rocket.toml) to at least \
+         {MIN_SECRET_BYTES} random bytes, e.g. `openssl rand -base64 48`"
+    )]
+    MissingSecret,
+    #[error("jwt_secret is {0} bytes long: it must be at least {MIN_SECRET_BYTES} bytes")]
+    ShortSecret(usize),
+    #[error("bcrypt_cost is {0}: it must be between 10 and 31")]
+    BcryptCost(u32),
+    #[error(
+        "password_min_length is {0}: it must be between {MIN_PASSWORD_LENGTH_FLOOR} and 64 \
+         (NIST SP 800-63B-4)"
+    )]
+    PasswordMinLength(usize),
+    #[error("{0} must be greater than zero")]
+    Zero(&'static str),
+}
+
+impl Settings {
+    /// Extracts and checks the settings. Without a `jwt_secret`, a random one is generated only
+    /// when `allow_generated_secret` is set (the debug profile), and the caller is told so it can
+    /// say it loudly: tokens then die with the process.
+    pub fn from_figment(figment: &Figment) -> Result<(Self, bool), ConfigError> {
+        let raw: RawSettings = figment
+            .extract()
+            .map_err(|e| ConfigError::Figment(e.to_string()))?;
+
+        let (jwt_secret, generated) = match raw.jwt_secret {
+            Some(secret) if secret.expose().len() >= MIN_SECRET_BYTES => (secret, false),
+            Some(secret) => return Err(ConfigError::ShortSecret(secret.expose().len())),
+            None if raw.allow_generated_secret => (Secret::new(crate::auth::random_token(48)), true),
+            None => return Err(ConfigError::MissingSecret),
+        };
+        if !(10..=31).contains(&raw.bcrypt_cost) {
+            return Err(ConfigError::BcryptCost(raw.bcrypt_cost));
+        }
+        if !(MIN_PASSWORD_LENGTH_FLOOR..=64).contains(&raw.password_min_length) {
+            return Err(ConfigError::PasswordMinLength(raw.password_min_length));
+        }
+        for (name, value) in [
+            ("access_token_ttl", raw.access_token_ttl as usize),
+            ("refresh_token_ttl", raw.refresh_token_ttl as usize),
+            ("password_hash_queue", raw.password_hash_queue),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Zero(name));
+            }
+        }
+        let threads = match raw.password_hash_threads {
+            Some(0) => return Err(ConfigError::Zero("password_hash_threads")),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+
+        let settings = Settings {
+            jwt_secret,
+            jwt_issuer: raw.jwt_issuer,
+            jwt_audience: raw.jwt_audience,
+            access_token_ttl: Duration::from_secs(raw.access_token_ttl),
+            refresh_token_ttl: Duration::from_secs(raw.refresh_token_ttl),
+            bcrypt_cost: raw.bcrypt_cost,
+            password_min_length: raw.password_min_length,
+            password_hash_threads: threads,
+            password_hash_queue: raw.password_hash_queue,
+            cookie_secure: raw.cookie_secure,
+        };
+        Ok((settings, generated))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rocket::figment::providers::Serialized;
+
+    fn figment(pairs: &[(&str, serde_json::Value)]) -> Figment {
+        pairs.iter().fold(Figment::new(), |f, (k, v)| {
+            f.merge(Serialized::default(k, v.clone()))
+        })
+    }
+
+    #[test]
+    fn a_missing_secret_is_refused_unless_generation_is_allowed() {
+        let err = Settings::from_figment(&figment(&[])).unwrap_err();
+        assert!(matches!(err, ConfigError::MissingSecret));
+
+        let (settings, generated) =
+            Settings::from_figment(&figment(&[("allow_generated_secret", true.into())])).unwrap();
+        assert!(generated);
+        assert!(settings.jwt_secret.expose().len() >= MIN_SECRET_BYTES);
+    }
+
+    #[test]
+    fn a_secret_shorter_than_32_bytes_is_refused() {
+        let err = Settings::from_figment(&figment(&[("jwt_secret", "x".repeat(31).into())]))
+            .unwrap_err();
+        assert!(matches!(err, ConfigError::ShortSecret(31)));
+        assert!(Settings::from_figment(&figment(&[("jwt_secret", "x".repeat(32).into())])).is_ok());
+    }
+
+    #[test]
+    fn the_secret_is_redacted_in_debug_output() {
+        let (settings, _) =
+            Settings::from_figment(&figment(&[("jwt_secret", "s3cr3t".repeat(8).into())])).unwrap();
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("s3cr3t"), "{printed}");
+        assert!(printed.contains("***"));
+    }
+
+    #[test]
+    fn a_password_minimum_below_eight_is_refused() {
+        let err = Settings::from_figment(&figment(&[
+            ("jwt_secret", "x".repeat(32).into()),
+            ("password_min_length", 7.into()),
+        ]))
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::PasswordMinLength(7)));
+    }
+}

@@ -1,0 +1,137 @@
+//! Every SQL statement, the pool and the migrations.
+//!
+//! rocket_db_pools' own `sqlx` feature pins sqlx 0.7 (RUSTSEC-2024-0363), so [`PgPool`]
+//! implements its [`rocket_db_pools::Pool`] trait over a current sqlx instead; `#[derive(Database)]`,
+//! `&Db` and `Connection<Db>` then work as usual, configured from `databases.main`.
+
+pub mod sessions;
+pub mod users;
+
+use std::ops::Deref;
+use std::time::Duration;
+
+use rocket::fairing::{self, AdHoc};
+use rocket::figment::Figment;
+use rocket::{Build, Rocket};
+use rocket_db_pools::Database;
+use sqlx::ConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+/// The migrations in `migrations/`, embedded at compile time.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+
+/// The application's database, `databases.main` in the figment.
+#[derive(Database)]
+#[database("main")]
+pub struct Db(PgPool);
+
+/// A sqlx Postgres pool that rocket_db_pools can initialise from the figment.
+#[derive(Clone, Debug)]
+pub struct PgPool(sqlx::PgPool);
+
+impl Deref for PgPool {
+    type Target = sqlx::PgPool;
+
+    fn deref(&self) -> &sqlx::PgPool {
+        &self.0
+    }
+}
+
+impl PgPool {
+    pub fn inner(&self) -> &sqlx::PgPool {
+        &self.0
+    }
+}
+
+#[rocket::async_trait]
+impl rocket_db_pools::Pool for PgPool {
+    type Connection = sqlx::pool::PoolConnection<sqlx::Postgres>;
+    type Error = rocket_db_pools::Error<sqlx::Error>;
+
+    async fn init(figment: &Figment) -> Result<Self, Self::Error> {
+        let config: rocket_db_pools::Config = figment.extract()?;
+        let options = config
+            .url
+            .parse::<PgConnectOptions>()
+            .map_err(rocket_db_pools::Error::Init)?
+            // Statements are never logged: they may carry usernames, and SQL text stays out of logs.
+            .disable_statement_logging()
+            .application_name("gatehouse");
+        // Lazy: the process starts and answers /healthz while the database is away, and the pool
+        // reconnects by itself when it is back. The migrations fairing checks the database at
+        // start-up.
+        let pool = PgPoolOptions::new()
+            .max_connections(u32::try_from(config.max_connections).unwrap_or(u32::MAX))
+            .min_connections(config.min_connections.unwrap_or_default())
+            .acquire_timeout(Duration::from_secs(config.connect_timeout))
+            .idle_timeout(config.idle_timeout.map(Duration::from_secs))
+            .connect_lazy_with(options);
+        Ok(Self(pool))
+    }
+
+    async fn get(&self) -> Result<Self::Connection, Self::Error> {
+        self.0.acquire().await.map_err(rocket_db_pools::Error::Get)
+    }
+
+    async fn close(&self) {
+        self.0.close().await;
+    }
+}
+
+/// Applies pending migrations at ignition; launch is aborted when they cannot be applied.
+pub fn migrations() -> AdHoc {
+    AdHoc::try_on_ignite("Database migrations", run_migrations)
+}
+
+async fn run_migrations(rocket: Rocket<Build>) -> fairing::Result {
+    let Some(db) = Db::fetch(&rocket) else {
+        return Err(rocket);
+    };
+    match migrate(db).await {
+        Ok(()) => Ok(rocket),
+        Err(e) => {
+            log::error!("cannot apply database migrations: {e}");
+            Err(rocket)
+        }
+    }
+}
+
+/// Applies every pending migration (idempotent; concurrent instances take an advisory lock).
+pub async fn migrate(pool: &sqlx::PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    MIGRATOR.run(pool).await
+}
+
+/// Whether the database answers and every embedded migration has been applied.
+pub async fn is_ready(pool: &sqlx::PgPool) -> Result<bool, sqlx::Error> {
+    let latest = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+    // sqlx's own bookkeeping table, so not a compile-time-checked query.
+    let applied: Option<i64> =
+        sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+            .fetch_one(pool)
+    .await?;
+    Ok(applied == Some(latest))
+}
+
+/// Whether an error means the database could not be reached (as opposed to a query that failed).
+pub fn is_unavailable(error: &sqlx::Error) -> bool {
+    matches!(
+        error,
+        sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Protocol(_)
+    ) || matches!(error, sqlx::Error::Database(e) if e.code().is_some_and(|c| {
+        // Class 57 (operator intervention: shutdown, cancel) and 08 (connection exception).
+        c.starts_with("57") || c.starts_with("08")
+    }))
+}
+
+/// The name of the constraint a unique violation broke, so callers map by constraint name.
+pub fn unique_violation(error: &sqlx::Error) -> Option<&str> {
+    match error {
+        sqlx::Error::Database(e) if e.is_unique_violation() => e.constraint(),
+        _ => None,
+    }
+}

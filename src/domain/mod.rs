@@ -1,0 +1,10 @@
+//! Validated domain types. Raw input becomes one of these at the boundary; past it, no function
+//! takes a bare string username or password.
+
+mod credentials;
+mod password;
+mod username;
+
+pub use credentials::{Credentials, FieldErrors, FieldValue, Fields, NewAccount, RawCredentials};
+pub use password::{Password, PasswordPolicy, PasswordProblem, MAX_PASSWORD_BYTES};
+pub use username::{Username, UsernameProblem};
