@@ -137,7 +137,9 @@ impl Settings {
         let (jwt_secret, generated) = match raw.jwt_secret {
             Some(secret) if secret.expose().len() >= MIN_SECRET_BYTES => (secret, false),
             Some(secret) => return Err(ConfigError::ShortSecret(secret.expose().len())),
-            None if raw.allow_generated_secret => (Secret::new(crate::auth::random_token(48)), true),
+            None if raw.allow_generated_secret => {
+                (Secret::new(crate::auth::random_token(48)), true)
+            }
             None => return Err(ConfigError::MissingSecret),
         };
         if !(10..=31).contains(&raw.bcrypt_cost) {
@@ -201,8 +203,8 @@ mod tests {
 
     #[test]
     fn a_secret_shorter_than_32_bytes_is_refused() {
-        let err = Settings::from_figment(&figment(&[("jwt_secret", "x".repeat(31).into())]))
-            .unwrap_err();
+        let err =
+            Settings::from_figment(&figment(&[("jwt_secret", "x".repeat(31).into())])).unwrap_err();
         assert!(matches!(err, ConfigError::ShortSecret(31)));
         assert!(Settings::from_figment(&figment(&[("jwt_secret", "x".repeat(32).into())])).is_ok());
     }

@@ -176,7 +176,10 @@ impl ApiError {
         let mut headers = Vec::new();
         match self {
             Self::InvalidCredentials | Self::MissingToken => {
-                headers.push(Header::new("WWW-Authenticate", r#"Bearer realm="gatehouse""#));
+                headers.push(Header::new(
+                    "WWW-Authenticate",
+                    r#"Bearer realm="gatehouse""#,
+                ));
             }
             // RFC 6750 3.1: a presented token that fails gets `error="invalid_token"`.
             Self::TokenExpired | Self::InvalidToken(_) => headers.push(Header::new(
@@ -186,9 +189,10 @@ impl ApiError {
             Self::TooManyRequests { retry_after } => {
                 headers.push(Header::new("Retry-After", retry_after.to_string()))
             }
-            Self::Unavailable => {
-                headers.push(Header::new("Retry-After", UNAVAILABLE_RETRY_AFTER.to_string()))
-            }
+            Self::Unavailable => headers.push(Header::new(
+                "Retry-After",
+                UNAVAILABLE_RETRY_AFTER.to_string(),
+            )),
             _ => {}
         }
         headers

@@ -80,6 +80,7 @@ pg_ensure_cluster() {
     [ "$(id -u)" = 0 ] && chown postgres: "$PG_SOCKET_DIR" && touch "$PG_LOG" && chown postgres: "$PG_LOG"
     if ! pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DATA_DIR" status >/dev/null 2>&1; then
         pg_say "starting PostgreSQL on 127.0.0.1:$GATEHOUSE_PG_PORT"
+        PG_STARTED_HERE=1
         pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DATA_DIR" -l "$PG_LOG" -w -t 60 \
             -o "-c listen_addresses=127.0.0.1 -p $GATEHOUSE_PG_PORT -k $PG_SOCKET_DIR -c max_connections=300 -c fsync=${GATEHOUSE_PG_FSYNC:-on}" \
             start >/dev/null || {
@@ -88,11 +89,14 @@ pg_ensure_cluster() {
             return 1
         }
     fi
-    if ! "$PG_BIN/psql" -h "$PG_SOCKET_DIR" -p "$GATEHOUSE_PG_PORT" -U gatehouse -d postgres -tAc \
-        "SELECT 1 FROM pg_database WHERE datname = 'gatehouse'" | grep -q 1; then
-        "$PG_BIN/psql" -h "$PG_SOCKET_DIR" -p "$GATEHOUSE_PG_PORT" -U gatehouse -d postgres -qc \
-            "CREATE DATABASE gatehouse" >/dev/null
+    if ! pg_psql -tAc "SELECT 1 FROM pg_database WHERE datname = 'gatehouse'" | grep -q 1; then
+        pg_psql -qc "CREATE DATABASE gatehouse" >/dev/null
     fi
+}
+
+# psql on the private cluster's socket, as its superuser.
+pg_psql() {
+    "$PG_BIN/psql" -h "$PG_SOCKET_DIR" -p "$GATEHOUSE_PG_PORT" -U gatehouse -d postgres "$@"
 }
 
 # Exports DATABASE_URL, starting the private cluster when none was given.
@@ -108,6 +112,12 @@ pg_setup() {
     export DATABASE_URL
     # Server-side commands for tests that stop and start the cluster.
     export GATEHOUSE_PG_CTL="$PG_BIN/pg_ctl" GATEHOUSE_PG_DATA="$PG_DATA_DIR"
+}
+
+# Stops the private cluster if this script started it (for an EXIT trap).
+pg_stop_if_started() {
+    [ "${PG_STARTED_HERE:-0}" = 1 ] && pg_stop
+    return 0
 }
 
 pg_stop() {

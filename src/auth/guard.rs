@@ -76,7 +76,9 @@ pub fn presented_token<'r>(
         return Ok(Presented::Bearer(token));
     }
     match req.cookies().get(cookie_name) {
-        Some(cookie) if !cookie.value().is_empty() => Ok(Presented::Cookie(cookie.value().to_owned())),
+        Some(cookie) if !cookie.value().is_empty() => {
+            Ok(Presented::Cookie(cookie.value().to_owned()))
+        }
         _ => Err(TokenRejection::Missing),
     }
 }
@@ -86,7 +88,7 @@ async fn authenticate(req: &Request<'_>) -> Result<AuthUser, TokenRejection> {
         .rocket()
         .state::<Accounts>()
         .expect("Accounts is managed at ignition");
-    let presented = presented_token(req, &super::cookies::access_cookie_name(accounts.settings()))?;
+    let presented = presented_token(req, super::cookies::access_cookie_name(accounts.settings()))?;
     let token = match &presented {
         Presented::Bearer(t) => t,
         Presented::Cookie(t) => t.as_str(),

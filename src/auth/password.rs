@@ -66,7 +66,9 @@ impl PasswordHasher {
             dummy_hash: String::new(),
         };
         let unguessable = crate::auth::random_token(32);
-        hasher.dummy_hash = hasher.run(move || bcrypt::hash(unguessable, cost)).await??;
+        hasher.dummy_hash = hasher
+            .run(move || bcrypt::hash(unguessable, cost))
+            .await??;
         Ok(hasher)
     }
 
@@ -96,7 +98,11 @@ impl PasswordHasher {
 
     /// Checks a password against a stored hash, or against the dummy hash when there is none, so
     /// both cases do the same work. A stored hash that cannot be parsed never matches.
-    pub async fn verify(&self, password: Password, hash: Option<String>) -> Result<bool, HashError> {
+    pub async fn verify(
+        &self,
+        password: Password,
+        hash: Option<String>,
+    ) -> Result<bool, HashError> {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy_hash.clone());
         let matched = self
@@ -125,8 +131,18 @@ mod tests {
         let hasher = PasswordHasher::start(1, 4, 4).await.unwrap();
         let hash = hasher.hash(password("correct horse")).await.unwrap();
         assert!(hash.starts_with("$2b$04$"));
-        assert!(hasher.verify(password("correct horse"), Some(hash.clone())).await.unwrap());
-        assert!(!hasher.verify(password("correct horsE"), Some(hash)).await.unwrap());
+        assert!(
+            hasher
+                .verify(password("correct horse"), Some(hash.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !hasher
+                .verify(password("correct horsE"), Some(hash))
+                .await
+                .unwrap()
+        );
     }
 
     #[tokio::test]
@@ -150,15 +166,32 @@ mod tests {
         ];
         let hasher = PasswordHasher::start(1, 4, 12).await.unwrap();
         for (pw, hash) in cases {
-            assert!(hasher.verify(password(pw), Some(hash.into())).await.unwrap(), "{pw}");
+            assert!(
+                hasher
+                    .verify(password(pw), Some(hash.into()))
+                    .await
+                    .unwrap(),
+                "{pw}"
+            );
         }
     }
 
     #[tokio::test]
     async fn a_tampered_hash_is_a_mismatch_not_a_panic() {
         let hasher = PasswordHasher::start(1, 4, 4).await.unwrap();
-        for bad in ["$2b$04$short", "$2b$99$", "not a hash", "$2b$04$!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"] {
-            assert!(!hasher.verify(password("x"), Some(bad.into())).await.unwrap(), "{bad}");
+        for bad in [
+            "$2b$04$short",
+            "$2b$99$",
+            "not a hash",
+            "$2b$04$!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!",
+        ] {
+            assert!(
+                !hasher
+                    .verify(password("x"), Some(bad.into()))
+                    .await
+                    .unwrap(),
+                "{bad}"
+            );
         }
     }
 

@@ -131,11 +131,9 @@ impl TokenKeys {
                 ErrorKind::MissingRequiredClaim(_) => TokenError::Invalid("missing claim"),
                 _ => TokenError::Invalid("malformed"),
             })?;
-        let typ_ok = data
-            .header
-            .typ
-            .as_deref()
-            .is_some_and(|t| t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt"));
+        let typ_ok = data.header.typ.as_deref().is_some_and(|t| {
+            t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt")
+        });
         if !typ_ok {
             return Err(TokenError::Invalid("wrong type"));
         }
@@ -180,8 +178,12 @@ mod tests {
 
     #[test]
     fn a_token_signed_with_another_key_is_invalid() {
-        let token = keys_with("another-secret-that-is-at-least-32-bytes").issue(Uuid::new_v4(), Uuid::new_v4());
-        assert_eq!(keys().verify(&token), Err(TokenError::Invalid("bad signature")));
+        let token = keys_with("another-secret-that-is-at-least-32-bytes")
+            .issue(Uuid::new_v4(), Uuid::new_v4());
+        assert_eq!(
+            keys().verify(&token),
+            Err(TokenError::Invalid("bad signature"))
+        );
     }
 
     #[test]
@@ -197,7 +199,10 @@ mod tests {
         let keys = keys();
         let mut c = claims(&keys);
         c.nbf = OffsetDateTime::now_utc().unix_timestamp() + 600;
-        assert_eq!(keys.verify(&keys.sign(&c)), Err(TokenError::Invalid("not yet valid")));
+        assert_eq!(
+            keys.verify(&keys.sign(&c)),
+            Err(TokenError::Invalid("not yet valid"))
+        );
     }
 
     #[test]
@@ -218,7 +223,10 @@ mod tests {
         for alg in ["none", "None", "NONE"] {
             let header = format!(r#"{{"alg":"{alg}","typ":"at+jwt"}}"#);
             let token = format!("{}.{}.", b64(&header), b64(&payload));
-            assert!(matches!(keys.verify(&token), Err(TokenError::Invalid(_))), "{alg}");
+            assert!(
+                matches!(keys.verify(&token), Err(TokenError::Invalid(_))),
+                "{alg}"
+            );
         }
     }
 
@@ -231,7 +239,10 @@ mod tests {
         c.sub = Uuid::new_v4();
         let forged = b64(&serde_json::to_string(&c).unwrap());
         parts[1] = &forged;
-        assert_eq!(keys.verify(&parts.join(".")), Err(TokenError::Invalid("bad signature")));
+        assert_eq!(
+            keys.verify(&parts.join(".")),
+            Err(TokenError::Invalid("bad signature"))
+        );
     }
 
     #[test]
@@ -251,8 +262,20 @@ mod tests {
     fn garbage_is_invalid_and_never_panics() {
         let keys = keys();
         let long = "a".repeat(16 * 1024);
-        for token in ["", "a", "a.b", "a.b.c", "a.b.c.d", "!!!.@@@.###", "..", long.as_str()] {
-            assert!(matches!(keys.verify(token), Err(TokenError::Invalid(_))), "{token:.20}");
+        for token in [
+            "",
+            "a",
+            "a.b",
+            "a.b.c",
+            "a.b.c.d",
+            "!!!.@@@.###",
+            "..",
+            long.as_str(),
+        ] {
+            assert!(
+                matches!(keys.verify(token), Err(TokenError::Invalid(_))),
+                "{token:.20}"
+            );
         }
     }
 }

@@ -108,7 +108,7 @@ pub async fn is_ready(pool: &sqlx::PgPool) -> Result<bool, sqlx::Error> {
     let applied: Option<i64> =
         sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
             .fetch_one(pool)
-    .await?;
+            .await?;
     Ok(applied == Some(latest))
 }
 

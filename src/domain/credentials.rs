@@ -147,14 +147,13 @@ impl NewAccount {
         let username = Username::parse(&raw.username)
             .map_err(|p| errors.add("username", p))
             .ok();
-        let password =
-            Password::parse_new(raw.password, username.as_ref(), policy, is_common)
-                .map_err(|problems| {
-                    problems
-                        .iter()
-                        .for_each(|p: &PasswordProblem| errors.add("password", p))
-                })
-                .ok();
+        let password = Password::parse_new(raw.password, username.as_ref(), policy, is_common)
+            .map_err(|problems| {
+                problems
+                    .iter()
+                    .for_each(|p: &PasswordProblem| errors.add("password", p))
+            })
+            .ok();
         match (username, password) {
             (Some(username), Some(password)) => Ok(Self { username, password }),
             _ => Err(errors),
@@ -212,7 +211,12 @@ mod tests {
             username: "alice".into(),
             password: "p".repeat(73),
         };
-        assert!(Credentials::parse(raw).unwrap_err().get("password").is_some());
+        assert!(
+            Credentials::parse(raw)
+                .unwrap_err()
+                .get("password")
+                .is_some()
+        );
     }
 
     #[test]

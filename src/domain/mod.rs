@@ -6,5 +6,5 @@ mod password;
 mod username;
 
 pub use credentials::{Credentials, FieldErrors, FieldValue, Fields, NewAccount, RawCredentials};
-pub use password::{Password, PasswordPolicy, PasswordProblem, MAX_PASSWORD_BYTES};
+pub use password::{MAX_PASSWORD_BYTES, Password, PasswordPolicy, PasswordProblem};
 pub use username::{Username, UsernameProblem};

@@ -65,10 +65,8 @@ impl Password {
         if raw.len() > MAX_PASSWORD_BYTES {
             problems.push(PasswordProblem::TooLong);
         }
-        if let Some(name) = username {
-            if raw.to_lowercase().contains(&name.canonical()) {
-                problems.push(PasswordProblem::ContainsUsername);
-            }
+        if username.is_some_and(|name| raw.to_lowercase().contains(&name.canonical())) {
+            problems.push(PasswordProblem::ContainsUsername);
         }
         if is_common(&raw) {
             problems.push(PasswordProblem::Common);
@@ -99,7 +97,9 @@ mod tests {
 
     fn new(raw: &str) -> Result<Password, Vec<PasswordProblem>> {
         let name = Username::parse("alice").unwrap();
-        Password::parse_new(raw.to_owned(), Some(&name), &POLICY, |p| p == "commonpassword1")
+        Password::parse_new(raw.to_owned(), Some(&name), &POLICY, |p| {
+            p == "commonpassword1"
+        })
     }
 
     #[test]
@@ -111,7 +111,10 @@ mod tests {
             PasswordProblem::TooLong
         );
         assert!(new(&"b".repeat(72)).is_ok());
-        assert_eq!(new(&"b".repeat(73)).unwrap_err(), [PasswordProblem::TooLong]);
+        assert_eq!(
+            new(&"b".repeat(73)).unwrap_err(),
+            [PasswordProblem::TooLong]
+        );
     }
 
     #[test]
@@ -160,7 +163,10 @@ mod tests {
     fn every_problem_is_reported_at_once() {
         assert_eq!(
             new("alice").unwrap_err(),
-            [PasswordProblem::TooShort(15), PasswordProblem::ContainsUsername]
+            [
+                PasswordProblem::TooShort(15),
+                PasswordProblem::ContainsUsername
+            ]
         );
     }
 

@@ -73,7 +73,14 @@ mod tests {
 
     #[test]
     fn accepts_names_within_the_rules() {
-        for name in ["abc", "Alice", "bob.smith", "x_y-z", "9lives", &"a".repeat(32)] {
+        for name in [
+            "abc",
+            "Alice",
+            "bob.smith",
+            "x_y-z",
+            "9lives",
+            &"a".repeat(32),
+        ] {
             assert_eq!(Username::parse(name).unwrap().as_str(), name);
         }
     }

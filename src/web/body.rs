@@ -183,14 +183,20 @@ mod tests {
     #[test]
     fn broken_json_is_malformed() {
         for body in ["", "{", "{\"a\":}", "nul", "{\"a\":1} trailing", "\u{0}"] {
-            assert!(matches!(json(body), Err(ApiError::MalformedBody)), "{body:?}");
+            assert!(
+                matches!(json(body), Err(ApiError::MalformedBody)),
+                "{body:?}"
+            );
         }
     }
 
     #[test]
     fn json_that_is_not_an_object_is_invalid_input() {
         for body in ["[]", "1", "\"s\"", "null", "true"] {
-            assert!(matches!(json(body), Err(ApiError::InvalidInput(_))), "{body:?}");
+            assert!(
+                matches!(json(body), Err(ApiError::InvalidInput(_))),
+                "{body:?}"
+            );
         }
     }
 
@@ -220,14 +226,26 @@ mod tests {
     fn forms_decode_percent_and_plus() {
         let mut fields = parse_form(b"username=al%20ice&password=a+b%2Bc").unwrap();
         let mut errors = FieldErrors::default();
-        assert_eq!(fields.text("username", &mut errors).as_deref(), Some("al ice"));
-        assert_eq!(fields.text("password", &mut errors).as_deref(), Some("a b+c"));
+        assert_eq!(
+            fields.text("username", &mut errors).as_deref(),
+            Some("al ice")
+        );
+        assert_eq!(
+            fields.text("password", &mut errors).as_deref(),
+            Some("a b+c")
+        );
     }
 
     #[test]
     fn forms_with_invalid_utf8_are_malformed() {
-        assert!(matches!(parse_form(b"username=%FF"), Err(ApiError::MalformedBody)));
-        assert!(matches!(parse_form(&[0x75, 0xff]), Err(ApiError::MalformedBody)));
+        assert!(matches!(
+            parse_form(b"username=%FF"),
+            Err(ApiError::MalformedBody)
+        ));
+        assert!(matches!(
+            parse_form(&[0x75, 0xff]),
+            Err(ApiError::MalformedBody)
+        ));
     }
 
     #[test]

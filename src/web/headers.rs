@@ -25,7 +25,10 @@ impl Fairing for SecurityHeaders {
         // `same-origin`, not `no-referrer`: with the latter Chromium sends `Origin: null` on
         // same-origin form posts, which the CSRF check must refuse.
         res.set_header(Header::new("Referrer-Policy", "same-origin"));
-        res.set_header(Header::new("Content-Security-Policy", CONTENT_SECURITY_POLICY));
+        res.set_header(Header::new(
+            "Content-Security-Policy",
+            CONTENT_SECURITY_POLICY,
+        ));
         // Static assets hold nothing about anyone; everything else may (OWASP ASVS 14.3.2).
         if !req.uri().path().starts_with("/static/") {
             res.set_header(Header::new("Cache-Control", "no-store"));

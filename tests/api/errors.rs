@@ -1,0 +1,122 @@
+use rocket::http::{ContentType, Status};
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn syntactically_broken_json_gets_400_malformed_body() {
+    let app = TestApp::spawn().await;
+    for body in ["{", "{\"username\": }", "", "not json", "{\"a\":1}x"] {
+        let response = app
+            .post_raw("/register", ContentType::JSON, body.as_bytes())
+            .await;
+
+        response.assert_error(Status::BadRequest, "malformed_body");
+    }
+}
+
+#[tokio::test]
+async fn json_that_is_not_an_object_or_repeats_a_key_gets_422() {
+    let app = TestApp::spawn().await;
+    let bodies = [
+        "[]",
+        "\"alice\"",
+        "null",
+        r#"{"username":"alice","username":"mallory","password":"correct horse battery staple"}"#,
+    ];
+    for body in bodies {
+        let response = app
+            .post_raw("/register", ContentType::JSON, body.as_bytes())
+            .await;
+
+        response.assert_error(Status::UnprocessableEntity, "invalid_input");
+    }
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&app.pool().await)
+        .await
+        .unwrap();
+    assert_eq!(users, 0);
+}
+
+#[tokio::test]
+async fn another_content_type_gets_415() {
+    let app = TestApp::spawn().await;
+    for content_type in [ContentType::Plain, ContentType::XML, ContentType::Binary] {
+        let response = app
+            .post_raw(
+                "/login",
+                content_type,
+                br#"{"username":"a","password":"b"}"#,
+            )
+            .await;
+
+        response.assert_error(Status::UnsupportedMediaType, "unsupported_media_type");
+    }
+}
+
+#[tokio::test]
+async fn a_body_over_16_kib_gets_413() {
+    let app = TestApp::spawn().await;
+    let body = format!(
+        r#"{{"username":"alice","password":"{}"}}"#,
+        "x".repeat(17 * 1024)
+    );
+
+    let response = app
+        .post_raw("/register", ContentType::JSON, body.as_bytes())
+        .await;
+
+    response.assert_error(Status::PayloadTooLarge, "payload_too_large");
+}
+
+#[tokio::test]
+async fn an_unknown_path_gets_a_json_404() {
+    let app = TestApp::spawn().await;
+
+    let response = app.get("/no/such/thing", &[]).await;
+
+    response.assert_error(Status::NotFound, "not_found");
+}
+
+#[tokio::test]
+async fn error_bodies_carry_no_internals() {
+    let app = TestApp::spawn().await;
+    let responses = [
+        app.post_raw("/register", ContentType::JSON, b"{\"username\": ")
+            .await,
+        app.post_raw("/register", ContentType::JSON, b"[1,2]").await,
+        app.post_raw(
+            "/login",
+            ContentType::JSON,
+            br#"{"username":"x'; DROP TABLE users;--","password":"p"}"#,
+        )
+        .await,
+        app.get_with_bearer("/protected", "eyJhbGciOiJub25lIn0.e30.")
+            .await,
+    ];
+    for response in responses {
+        let body = response.body.to_lowercase();
+        for leak in [
+            "sqlx", "serde", "postgres", "select", "line", "column", "panicked", "src/", "rocket",
+        ] {
+            assert!(!body.contains(leak), "{leak:?} in {body}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers_and_no_server_banner() {
+    let app = TestApp::spawn().await;
+    let responses = [
+        app.get("/healthz", &[]).await,
+        app.get("/nope", &[]).await,
+        app.get("/protected", &[]).await,
+        app.post_raw("/login", ContentType::Plain, b"x").await,
+    ];
+    for response in responses {
+        assert_eq!(response.header("X-Content-Type-Options"), Some("nosniff"));
+        assert_eq!(response.header("Referrer-Policy"), Some("same-origin"));
+        let csp = response.header("Content-Security-Policy").unwrap();
+        assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"));
+        assert_eq!(response.header("Server"), None);
+    }
+}

@@ -1,0 +1,213 @@
+use std::sync::OnceLock;
+
+use gatehouse::auth::{Claims, TokenKeys};
+use gatehouse::config::Settings;
+use rocket::figment::Figment;
+use rocket::http::{ContentType, Header, Status};
+use rocket::local::asynchronous::{Client, LocalResponse};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+pub const TEST_SECRET: &str = "integration-test-secret-0123456789abcdef";
+/// A password that meets every rule.
+pub const GOOD_PASSWORD: &str = "correct horse battery staple";
+
+/// The server URL tests create their databases on.
+fn admin_url() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        std::env::var("DATABASE_URL").expect(
+            "DATABASE_URL must point at a PostgreSQL role that may create databases: \
+             run the tests with scripts/test",
+        )
+    })
+}
+
+/// Creates an empty database for one test and returns its URL.
+pub async fn fresh_database() -> String {
+    let admin = sqlx::PgPool::connect(admin_url())
+        .await
+        .expect("connect to DATABASE_URL");
+    let name = format!("test_{}", Uuid::new_v4().simple());
+    // The name is ours (a UUID), not input.
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
+        .await
+        .expect("create the test database");
+    admin.close().await;
+    let base = admin_url().rsplit_once('/').expect("URL has a database").0;
+    format!("{base}/{name}")
+}
+
+/// The figment a test app runs with: Rocket's (Rocket.toml, debug profile) plus test settings.
+pub fn test_figment(database_url: &str) -> Figment {
+    rocket::Config::figment()
+        .merge(("databases.main.url", database_url))
+        .merge(("databases.main.max_connections", 8))
+        .merge(("databases.main.min_connections", 0))
+        .merge(("jwt_secret", TEST_SECRET))
+        // The lowest cost allowed: tests hash often. Cost 12 (the default) is covered by unit
+        // tests of seed-made hashes.
+        .merge(("bcrypt_cost", 10))
+        .merge(("log_level", "critical"))
+}
+
+pub struct TestApp {
+    pub client: Client,
+    pub database_url: String,
+}
+
+/// An owned response: status, headers and body.
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: Status,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl TestResponse {
+    async fn from_local(response: LocalResponse<'_>) -> Self {
+        let status = response.status();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|h| (h.name().to_string(), h.value().to_string()))
+            .collect();
+        let body = response.into_string().await.unwrap_or_default();
+        Self {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.body))
+    }
+
+    /// Asserts the contract's error shape and returns the code.
+    pub fn error_code(&self) -> String {
+        let body = self.json();
+        assert!(body["message"].is_string(), "error without message: {body}");
+        body["error"].as_str().expect("error code").to_owned()
+    }
+
+    #[track_caller]
+    pub fn assert_error(&self, status: Status, code: &str) {
+        assert_eq!(self.status, status, "body: {}", self.body);
+        assert_eq!(
+            self.header("Content-Type"),
+            Some("application/json"),
+            "{}",
+            self.body
+        );
+        assert_eq!(self.error_code(), code, "body: {}", self.body);
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|f| f).await
+    }
+
+    /// Spawns an app whose figment `configure` may change.
+    pub async fn spawn_with(configure: impl FnOnce(Figment) -> Figment) -> Self {
+        let database_url = fresh_database().await;
+        let rocket = gatehouse::build(configure(test_figment(&database_url)));
+        let client = Client::tracked(rocket).await.expect("a valid rocket");
+        Self {
+            client,
+            database_url,
+        }
+    }
+
+    pub async fn pool(&self) -> sqlx::PgPool {
+        sqlx::PgPool::connect(&self.database_url)
+            .await
+            .expect("connect to the test database")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> TestResponse {
+        let response = self
+            .client
+            .post(path.to_owned())
+            .header(ContentType::JSON)
+            .body(body.to_string())
+            .dispatch()
+            .await;
+        TestResponse::from_local(response).await
+    }
+
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: ContentType,
+        body: &[u8],
+    ) -> TestResponse {
+        let response = self
+            .client
+            .post(path.to_owned())
+            .header(content_type)
+            .body(body)
+            .dispatch()
+            .await;
+        TestResponse::from_local(response).await
+    }
+
+    pub async fn get(&self, path: &str, headers: &[(&str, &str)]) -> TestResponse {
+        let mut request = self.client.get(path.to_owned());
+        for (name, value) in headers {
+            request = request.header(Header::new(name.to_string(), value.to_string()));
+        }
+        TestResponse::from_local(request.dispatch().await).await
+    }
+
+    pub async fn get_with_bearer(&self, path: &str, token: &str) -> TestResponse {
+        self.get(path, &[("Authorization", &format!("Bearer {token}"))])
+            .await
+    }
+
+    pub async fn register(&self, username: &str, password: &str) -> TestResponse {
+        self.post_json(
+            "/register",
+            &json!({"username": username, "password": password}),
+        )
+        .await
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> TestResponse {
+        self.post_json(
+            "/login",
+            &json!({"username": username, "password": password}),
+        )
+        .await
+    }
+
+    /// Registers `username` with [`GOOD_PASSWORD`] and signs in; returns the access token.
+    pub async fn signed_in(&self, username: &str) -> String {
+        let registered = self.register(username, GOOD_PASSWORD).await;
+        assert_eq!(registered.status, Status::Created, "{}", registered.body);
+        let login = self.login(username, GOOD_PASSWORD).await;
+        assert_eq!(login.status, Status::Ok, "{}", login.body);
+        login.json()["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// The claims of one of our tokens (verified with the test secret).
+    pub fn claims(&self, token: &str) -> Claims {
+        test_keys().verify(token).expect("a token we issued")
+    }
+}
+
+/// Token keys built exactly like the server's, with the test secret.
+pub fn test_keys() -> TokenKeys {
+    let figment = Figment::new().merge(("jwt_secret", TEST_SECRET));
+    TokenKeys::new(&Settings::from_figment(&figment).unwrap().0)
+}

@@ -1,0 +1,11 @@
+//! Integration tests against a real PostgreSQL: each test gets its own fresh database.
+//! Needs DATABASE_URL (a role that may create databases); `scripts/test` provides one.
+
+mod helpers;
+
+mod errors;
+mod login;
+mod ops;
+mod protected;
+mod register;
+mod server;
