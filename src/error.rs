@@ -244,6 +244,7 @@ impl From<TokenRejection> for ApiError {
             TokenRejection::Expired => Self::TokenExpired,
             TokenRejection::Invalid(why) => Self::InvalidToken(why),
             TokenRejection::Unavailable => Self::Unavailable,
+            TokenRejection::Csrf(why) => Self::CsrfFailed(why),
         }
     }
 }

@@ -16,6 +16,7 @@ use rocket::{Build, Rocket};
 use rocket_db_pools::Database;
 
 use crate::auth::Accounts;
+use crate::auth::csrf::CsrfKey;
 use crate::config::Settings;
 
 /// Rocket's figment (`Rocket.toml`, then `ROCKET_*`), with `DATABASE_URL` overriding
@@ -38,6 +39,7 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         .attach(web::headers::SecurityHeaders)
         .mount("/", web::accounts::routes())
         .mount("/", web::me::routes())
+        .mount("/", web::pages::routes())
         .mount("/", web::ops::routes())
         .mount("/static", FileServer::from(static_dir))
         .register("/", web::catchers::catchers())
@@ -57,8 +59,9 @@ async fn ignite_core(rocket: Rocket<Build>) -> rocket::fairing::Result {
              when the process stops, and instances cannot share tokens. Set ROCKET_JWT_SECRET."
         );
     }
+    let csrf_key = CsrfKey::derive(&settings);
     match Accounts::start(settings).await {
-        Ok(accounts) => Ok(rocket.manage(accounts)),
+        Ok(accounts) => Ok(rocket.manage(accounts).manage(csrf_key)),
         Err(e) => {
             log::error!("cannot start the password hasher: {e}");
             Err(rocket)

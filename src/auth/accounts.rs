@@ -196,4 +196,15 @@ impl Accounts {
             expires_in: self.keys.ttl().as_secs(),
         })
     }
+
+    /// Ends a session: its access tokens are refused from the next request on.
+    pub async fn sign_out(
+        &self,
+        pool: &PgPool,
+        user_id: Uuid,
+        session_id: Uuid,
+    ) -> Result<(), AuthError> {
+        db::sessions::revoke_session(pool, session_id, user_id).await?;
+        Ok(())
+    }
 }

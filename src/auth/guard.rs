@@ -1,10 +1,11 @@
 //! The request guard: who is signed in.
 
-use rocket::http::Status;
+use rocket::http::{Method, Status};
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket_db_pools::Database;
 use uuid::Uuid;
 
+use super::csrf::{self, CsrfKey};
 use super::{Accounts, TokenError};
 use crate::db::{self, Db};
 
@@ -34,6 +35,9 @@ pub enum TokenRejection {
     Invalid(&'static str),
     #[error("the database is unavailable")]
     Unavailable,
+    /// A cookie-authenticated unsafe request without CSRF proof: `403 csrf_failed`.
+    #[error("CSRF check failed: {0}")]
+    Csrf(&'static str),
 }
 
 impl From<TokenError> for TokenRejection {
@@ -83,6 +87,29 @@ pub fn presented_token<'r>(
     }
 }
 
+/// A cookie authenticates whatever the browser sends, so an unsafe request authenticated by it
+/// must prove it comes from our pages: forms carry the token in a field (checked with the body,
+/// by the form decoder), scripts in the `X-CSRF-Token` header (checked here).
+fn check_cookie_csrf(req: &Request<'_>, accounts: &Accounts) -> Result<(), TokenRejection> {
+    if matches!(req.method(), Method::Get | Method::Head | Method::Options) {
+        return Ok(());
+    }
+    if req.content_type().is_some_and(|ct| ct.is_form()) {
+        return csrf::check_origin(req).map_err(TokenRejection::Csrf);
+    }
+    let key = req
+        .rocket()
+        .state::<CsrfKey>()
+        .ok_or(TokenRejection::Csrf("CSRF key not configured"))?;
+    csrf::verify(
+        key,
+        accounts.settings(),
+        req,
+        req.headers().get_one(csrf::HEADER),
+    )
+    .map_err(TokenRejection::Csrf)
+}
+
 async fn authenticate(req: &Request<'_>) -> Result<AuthUser, TokenRejection> {
     let accounts = req
         .rocket()
@@ -91,7 +118,10 @@ async fn authenticate(req: &Request<'_>) -> Result<AuthUser, TokenRejection> {
     let presented = presented_token(req, super::cookies::access_cookie_name(accounts.settings()))?;
     let token = match &presented {
         Presented::Bearer(t) => t,
-        Presented::Cookie(t) => t.as_str(),
+        Presented::Cookie(t) => {
+            check_cookie_csrf(req, accounts)?;
+            t.as_str()
+        }
     };
     let claims = accounts.keys().verify(token)?;
     let pool = Db::fetch(req.rocket()).expect("Db is managed at ignition");

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod cookies;
+pub mod csrf;
 pub mod guard;
 pub mod password;
 pub mod token;

@@ -45,3 +45,20 @@ pub async fn find_live_session_user(
     .fetch_optional(pool)
     .await
 }
+
+/// Marks a session revoked. Returns whether a live session of this user was revoked.
+pub async fn revoke_session(
+    pool: &PgPool,
+    session_id: Uuid,
+    user_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query!(
+        "UPDATE sessions SET revoked_at = now()
+         WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+        session_id,
+        user_id
+    )
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}

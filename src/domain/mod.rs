@@ -2,9 +2,11 @@
 //! takes a bare string username or password.
 
 mod credentials;
+mod local_path;
 mod password;
 mod username;
 
 pub use credentials::{Credentials, FieldErrors, FieldValue, Fields, NewAccount, RawCredentials};
+pub use local_path::LocalPath;
 pub use password::{MAX_PASSWORD_BYTES, Password, PasswordPolicy, PasswordProblem};
 pub use username::{Username, UsernameProblem};

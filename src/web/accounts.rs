@@ -1,21 +1,25 @@
-//! `POST /register` and `POST /login`.
+//! `POST /register`, `POST /login` and `POST /logout`, for JSON clients and browser forms alike:
+//! the same core calls, read and rendered per audience.
 
-use rocket::http::Status;
-use rocket::serde::json::Json;
+use rocket::http::{CookieJar, Status};
+use rocket::response::{Flash, Redirect};
 use rocket::{Route, State, post, routes};
 use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::Client;
-use super::body::Input;
-use crate::auth::{Accounts, SignIn};
+use super::body::{BodyKind, Input};
+use super::pages::{LoginPage, RegisterPage, split_errors};
+use super::reply::Reply;
+use crate::auth::csrf::{self, CsrfKey};
+use crate::auth::{Accounts, AuthError, AuthUser, SignIn, TokenRejection, cookies};
 use crate::db::{Db, users::User};
-use crate::domain::RawCredentials;
+use crate::domain::{FieldErrors, LocalPath, RawCredentials};
 use crate::error::ApiError;
 
 pub fn routes() -> Vec<Route> {
-    routes![register, login]
+    routes![register, login, logout_form, logout]
 }
 
 /// `{"id","username","created_at"}`.
@@ -59,25 +63,140 @@ impl From<SignIn> for TokenBody {
     }
 }
 
+/// The username as typed, shown again on a failed form (the password never is).
+fn typed_username(input: &Input) -> String {
+    input.fields.peek("username").unwrap_or_default().to_owned()
+}
+
+/// Signs the browser in: the access token goes into its HttpOnly cookie, never into the page.
+fn set_session_cookies(accounts: &Accounts, jar: &CookieJar<'_>, sign_in: SignIn) {
+    jar.add(cookies::access_cookie(
+        accounts.settings(),
+        sign_in.access_token,
+    ));
+}
+
 #[post("/register", data = "<input>")]
 async fn register(
     db: &Db,
     accounts: &State<Accounts>,
+    csrf_key: &State<CsrfKey>,
+    jar: &CookieJar<'_>,
+    client: Client,
     mut input: Input,
-) -> Result<(Status, Json<UserBody>), ApiError> {
-    let raw = RawCredentials::try_from(&mut input.fields).map_err(ApiError::InvalidInput)?;
-    let user = accounts.register(db, raw).await?;
-    Ok((Status::Created, Json(user.into())))
+) -> Result<Reply, ApiError> {
+    let username = typed_username(&input);
+    let result = match RawCredentials::try_from(&mut input.fields) {
+        Ok(raw) => accounts.register(db, raw).await,
+        Err(fields) => Err(AuthError::InvalidInput(fields)),
+    };
+    if input.kind == BodyKind::Json {
+        return Ok(Reply::json(Status::Created, &UserBody::from(result?)));
+    }
+    let (status, fields) = match result {
+        Ok(user) => {
+            let sign_in = accounts
+                .open_session(db, user.id, user.username, client.0)
+                .await?;
+            set_session_cookies(accounts, jar, sign_in);
+            return Ok(Reply::see_other("/dashboard"));
+        }
+        Err(AuthError::InvalidInput(fields)) => (Status::UnprocessableEntity, fields),
+        Err(AuthError::UsernameTaken) => {
+            let mut fields = FieldErrors::default();
+            fields.add("username", "is already taken");
+            (Status::Conflict, fields)
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let (username_errors, password_errors) = split_errors(&fields);
+    Reply::page(
+        status,
+        &RegisterPage {
+            csrf_token: csrf::form_token(csrf_key, accounts.settings(), jar),
+            username,
+            username_errors,
+            password_errors,
+            error: Some("The account could not be created: see below."),
+            min_password_length: accounts.policy().min_length,
+        },
+    )
 }
 
 #[post("/login", data = "<input>")]
 async fn login(
     db: &Db,
     accounts: &State<Accounts>,
+    csrf_key: &State<CsrfKey>,
+    jar: &CookieJar<'_>,
     client: Client,
     mut input: Input,
-) -> Result<Json<TokenBody>, ApiError> {
-    let raw = RawCredentials::try_from(&mut input.fields).map_err(ApiError::InvalidInput)?;
-    let sign_in = accounts.sign_in(db, raw, client.0).await?;
-    Ok(Json(sign_in.into()))
+) -> Result<Reply, ApiError> {
+    let username = typed_username(&input);
+    let next = input.fields.peek("next").and_then(LocalPath::parse);
+    let result = match RawCredentials::try_from(&mut input.fields) {
+        Ok(raw) => accounts.sign_in(db, raw, client.0).await,
+        Err(fields) => Err(AuthError::InvalidInput(fields)),
+    };
+    if input.kind == BodyKind::Json {
+        return Ok(Reply::json(Status::Ok, &TokenBody::from(result?)));
+    }
+    let (status, fields, error) = match result {
+        Ok(sign_in) => {
+            set_session_cookies(accounts, jar, sign_in);
+            let target = next.as_ref().map_or("/dashboard", LocalPath::as_str);
+            return Ok(Reply::see_other(target));
+        }
+        Err(AuthError::InvalidInput(fields)) => (
+            Status::UnprocessableEntity,
+            fields,
+            "Enter your username and password.",
+        ),
+        Err(AuthError::InvalidCredentials) => (
+            Status::Unauthorized,
+            FieldErrors::default(),
+            "The username or password is incorrect.",
+        ),
+        Err(other) => return Err(other.into()),
+    };
+    let (username_errors, password_errors) = split_errors(&fields);
+    Reply::page(
+        status,
+        &LoginPage {
+            csrf_token: csrf::form_token(csrf_key, accounts.settings(), jar),
+            next: next.map(|p| p.as_str().to_owned()),
+            username,
+            username_errors,
+            password_errors,
+            error: Some(error),
+            notice: None,
+        },
+    )
+}
+
+/// The sign-out form: revokes the session (when the browser still has one), clears the cookies
+/// and goes to the sign-in page. The form's CSRF token is checked by [`Input`].
+#[post("/logout", format = "form", data = "<_input>")]
+async fn logout_form(
+    db: &Db,
+    accounts: &State<Accounts>,
+    jar: &CookieJar<'_>,
+    user: Result<AuthUser, TokenRejection>,
+    _input: Input,
+) -> Result<Flash<Redirect>, ApiError> {
+    if let Ok(user) = user {
+        accounts.sign_out(db, user.user_id, user.session_id).await?;
+    }
+    cookies::remove_access_cookie(accounts.settings(), jar);
+    Ok(Flash::success(
+        Redirect::to("/login"),
+        "You have been signed out.",
+    ))
+}
+
+/// Sign-out for JSON clients: revokes the session of the presented token.
+#[post("/logout", rank = 2)]
+async fn logout(db: &Db, accounts: &State<Accounts>, user: AuthUser) -> Result<Reply, ApiError> {
+    accounts.sign_out(db, user.user_id, user.session_id).await?;
+    Ok(Reply::NoContent)
 }

@@ -9,6 +9,8 @@ use rocket::data::{ByteUnit, Data, FromData, Outcome};
 use rocket::request::Request;
 use serde::de::{Deserializer, MapAccess, Visitor};
 
+use crate::auth::Accounts;
+use crate::auth::csrf::{self, CsrfKey};
 use crate::domain::{FieldErrors, FieldValue, Fields};
 use crate::error::{self, ApiError};
 
@@ -53,11 +55,29 @@ impl<'r> FromData<'r> for Input {
             BodyKind::Json => parse_json_object(&bytes),
             BodyKind::Form => parse_form(&bytes),
         };
-        match parsed {
-            Ok(fields) => Outcome::Success(Input { kind, fields }),
-            Err(e) => fail(req, e),
+        let fields = match parsed {
+            Ok(fields) => fields,
+            Err(e) => return fail(req, e),
+        };
+        // NOTE: every form post carries the CSRF token, sign-in and registration included (login
+        // CSRF: OWASP CSRF Prevention Cheat Sheet). JSON bodies cannot be sent cross-site without
+        // CORS, which gatehouse never grants.
+        if kind == BodyKind::Form {
+            if let Err(why) = check_form_csrf(req, &fields) {
+                return fail(req, ApiError::CsrfFailed(why));
+            }
         }
+        Outcome::Success(Input { kind, fields })
     }
+}
+
+fn check_form_csrf(req: &Request<'_>, fields: &Fields) -> Result<(), &'static str> {
+    let rocket = req.rocket();
+    let (Some(key), Some(accounts)) = (rocket.state::<CsrfKey>(), rocket.state::<Accounts>())
+    else {
+        return Err("CSRF key not configured");
+    };
+    csrf::verify(key, accounts.settings(), req, fields.peek(csrf::FORM_FIELD))
 }
 
 fn fail<'r>(req: &'r Request<'_>, error: ApiError) -> Outcome<'r, Input> {

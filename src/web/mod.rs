@@ -8,6 +8,7 @@ pub mod headers;
 pub mod me;
 pub mod ops;
 pub mod pages;
+pub mod reply;
 
 use rocket::request::Request;
 

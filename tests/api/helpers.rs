@@ -8,6 +8,12 @@ use rocket::local::asynchronous::{Client, LocalResponse};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+pub const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+
+fn encode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
 pub const TEST_SECRET: &str = "integration-test-secret-0123456789abcdef";
 /// A password that meets every rule.
 pub const GOOD_PASSWORD: &str = "correct horse battery staple";
@@ -86,6 +92,40 @@ impl TestResponse {
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+
+    pub fn headers_named(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// The `Set-Cookie` header for a cookie name.
+    pub fn set_cookie(&self, name: &str) -> Option<&str> {
+        self.headers_named("Set-Cookie")
+            .into_iter()
+            .find(|c| c.starts_with(&format!("{name}=")))
+    }
+
+    /// The CSRF token of the first form on the page.
+    pub fn csrf_token(&self) -> String {
+        let marker = r#"name="csrf_token" value=""#;
+        let start = self.body.find(marker).expect("a form with a CSRF token") + marker.len();
+        let end = self.body[start..].find('"').unwrap();
+        self.body[start..start + end].to_owned()
+    }
+
+    #[track_caller]
+    pub fn assert_redirect(&self, location: &str) {
+        assert_eq!(self.status, Status::SeeOther, "{}", self.body);
+        assert_eq!(self.header("Location"), Some(location));
+    }
+
+    pub fn is_html(&self) -> bool {
+        self.header("Content-Type")
+            .is_some_and(|ct| ct.starts_with("text/html"))
     }
 
     pub fn json(&self) -> Value {
@@ -168,6 +208,54 @@ impl TestApp {
             request = request.header(Header::new(name.to_string(), value.to_string()));
         }
         TestResponse::from_local(request.dispatch().await).await
+    }
+
+    /// A browser navigation: `Accept: text/html`, cookies kept by the tracked client.
+    pub async fn page(&self, path: &str) -> TestResponse {
+        self.get(path, &[("Accept", BROWSER_ACCEPT)]).await
+    }
+
+    /// A browser form post with extra headers.
+    pub async fn form_with(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> TestResponse {
+        let body = fields
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let mut request = self
+            .client
+            .post(path.to_owned())
+            .header(ContentType::Form)
+            .header(Header::new("Accept", BROWSER_ACCEPT))
+            .body(body);
+        for (name, value) in headers {
+            request = request.header(Header::new(name.to_string(), value.to_string()));
+        }
+        TestResponse::from_local(request.dispatch().await).await
+    }
+
+    /// A browser form post.
+    pub async fn form(&self, path: &str, fields: &[(&str, &str)]) -> TestResponse {
+        self.form_with(path, fields, &[]).await
+    }
+
+    /// Registers through the form (fetching it first for its CSRF token).
+    pub async fn register_in_browser(&self, username: &str, password: &str) -> TestResponse {
+        let token = self.page("/register").await.csrf_token();
+        self.form(
+            "/register",
+            &[
+                ("csrf_token", &token),
+                ("username", username),
+                ("password", password),
+            ],
+        )
+        .await
     }
 
     pub async fn get_with_bearer(&self, path: &str, token: &str) -> TestResponse {

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod browser;
 mod errors;
 mod login;
 mod ops;

@@ -1,0 +1,71 @@
+//! One response type for handlers that answer both audiences.
+
+use std::io::Cursor;
+
+use askama::Template;
+use rocket::http::{ContentType, Header, Status};
+use rocket::request::Request;
+use rocket::response::{self, Redirect, Responder, Response};
+use serde::Serialize;
+
+use crate::error::ApiError;
+
+pub enum Reply {
+    /// A JSON body with a status.
+    Json(Status, String),
+    /// A rendered page with a status.
+    Page(Status, String),
+    /// `303 See Other`.
+    Redirect(Redirect),
+    /// `204 No Content`.
+    NoContent,
+}
+
+impl Reply {
+    pub fn json(status: Status, body: &impl Serialize) -> Self {
+        Self::Json(
+            status,
+            serde_json::to_string(body).expect("response bodies serialise"),
+        )
+    }
+
+    pub fn page(status: Status, page: &impl Template) -> Result<Self, ApiError> {
+        page.render()
+            .map(|html| Self::Page(status, html))
+            .map_err(|e| ApiError::Internal(e.into()))
+    }
+
+    /// A `303` to a local path.
+    pub fn see_other(path: &str) -> Self {
+        Self::Redirect(Redirect::to(path.to_owned()))
+    }
+}
+
+impl<'r> Responder<'r, 'static> for Reply {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        match self {
+            Self::Json(status, body) => Response::build()
+                .status(status)
+                .header(ContentType::JSON)
+                .sized_body(body.len(), Cursor::new(body))
+                .ok(),
+            Self::Page(status, html) => {
+                let mut response = Response::build()
+                    .status(status)
+                    .header(ContentType::HTML)
+                    .sized_body(html.len(), Cursor::new(html))
+                    .finalize();
+                // Every 401 carries a Bearer challenge (RFC 6750 3), pages included.
+                if status == Status::Unauthorized {
+                    response.set_header(Header::new(
+                        "WWW-Authenticate",
+                        r#"Bearer realm="gatehouse""#,
+                    ));
+                }
+                Ok(response)
+            }
+            Self::Redirect(redirect) => redirect.respond_to(req),
+            Self::NoContent => Response::build().status(Status::NoContent).ok(),
+        }
+    }
+}
