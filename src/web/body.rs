@@ -62,10 +62,10 @@ impl<'r> FromData<'r> for Input {
         // NOTE: every form post carries the CSRF token, sign-in and registration included (login
         // CSRF: OWASP CSRF Prevention Cheat Sheet). JSON bodies cannot be sent cross-site without
         // CORS, which gatehouse never grants.
-        if kind == BodyKind::Form {
-            if let Err(why) = check_form_csrf(req, &fields) {
-                return fail(req, ApiError::CsrfFailed(why));
-            }
+        if kind == BodyKind::Form
+            && let Err(why) = check_form_csrf(req, &fields)
+        {
+            return fail(req, ApiError::CsrfFailed(why));
         }
         Outcome::Success(Input { kind, fields })
     }

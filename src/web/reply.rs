@@ -16,7 +16,7 @@ pub enum Reply {
     /// A rendered page with a status.
     Page(Status, String),
     /// `303 See Other`.
-    Redirect(Redirect),
+    Redirect(Box<Redirect>),
     /// `204 No Content`.
     NoContent,
 }
@@ -37,7 +37,7 @@ impl Reply {
 
     /// A `303` to a local path.
     pub fn see_other(path: &str) -> Self {
-        Self::Redirect(Redirect::to(path.to_owned()))
+        Self::Redirect(Box::new(Redirect::to(path.to_owned())))
     }
 }
 

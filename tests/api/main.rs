@@ -4,6 +4,7 @@
 mod helpers;
 
 mod browser;
+mod chromium;
 mod errors;
 mod login;
 mod ops;
