@@ -46,6 +46,10 @@ struct RawSettings {
     access_token_ttl: u64,
     #[serde(default = "defaults::refresh_token_ttl")]
     refresh_token_ttl: u64,
+    #[serde(default = "defaults::refresh_grace_period")]
+    refresh_grace_period: u64,
+    #[serde(default = "defaults::session_purge_interval")]
+    session_purge_interval: u64,
     #[serde(default = "defaults::bcrypt_cost")]
     bcrypt_cost: u32,
     #[serde(default = "defaults::password_min_length")]
@@ -73,6 +77,12 @@ mod defaults {
     pub fn refresh_token_ttl() -> u64 {
         30 * 24 * 60 * 60
     }
+    pub fn refresh_grace_period() -> u64 {
+        10
+    }
+    pub fn session_purge_interval() -> u64 {
+        60 * 60
+    }
     pub fn bcrypt_cost() -> u32 {
         12
     }
@@ -95,6 +105,10 @@ pub struct Settings {
     pub jwt_audience: String,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
+    /// How long a spent refresh token still gets a pair (parallel tabs) before reuse revokes.
+    pub refresh_grace_period: Duration,
+    /// How often ended sessions are purged.
+    pub session_purge_interval: Duration,
     pub bcrypt_cost: u32,
     pub password_min_length: usize,
     pub password_hash_threads: usize,
@@ -152,6 +166,10 @@ impl Settings {
             ("access_token_ttl", raw.access_token_ttl as usize),
             ("refresh_token_ttl", raw.refresh_token_ttl as usize),
             ("password_hash_queue", raw.password_hash_queue),
+            (
+                "session_purge_interval",
+                raw.session_purge_interval as usize,
+            ),
         ] {
             if value == 0 {
                 return Err(ConfigError::Zero(name));
@@ -169,6 +187,8 @@ impl Settings {
             jwt_audience: raw.jwt_audience,
             access_token_ttl: Duration::from_secs(raw.access_token_ttl),
             refresh_token_ttl: Duration::from_secs(raw.refresh_token_ttl),
+            refresh_grace_period: Duration::from_secs(raw.refresh_grace_period),
+            session_purge_interval: Duration::from_secs(raw.session_purge_interval),
             bcrypt_cost: raw.bcrypt_cost,
             password_min_length: raw.password_min_length,
             password_hash_threads: threads,

@@ -231,6 +231,8 @@ impl From<AuthError> for ApiError {
             AuthError::InvalidInput(fields) => Self::InvalidInput(fields),
             AuthError::InvalidCredentials => Self::InvalidCredentials,
             AuthError::UsernameTaken => Self::UsernameTaken,
+            AuthError::WrongPassword => Self::WrongPassword,
+            AuthError::InvalidRefreshToken => Self::InvalidToken("refresh token"),
             AuthError::Busy | AuthError::Unavailable => Self::Unavailable,
             AuthError::Internal(e) => Self::Internal(e),
         }

@@ -7,10 +7,14 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::password::HashError;
-use super::{PasswordHasher, TokenKeys, random_token, token_digest};
+use super::{AuthUser, PasswordHasher, TokenKeys, random_token, token_digest};
 use crate::config::Settings;
-use crate::db::{self, users::User};
-use crate::domain::{Credentials, FieldErrors, NewAccount, PasswordPolicy, RawCredentials};
+use crate::db::sessions::{Rotation, SessionInfo};
+use crate::db::users::{StoredCredentials, User};
+use crate::db::{self};
+use crate::domain::{
+    Credentials, FieldErrors, NewAccount, Password, PasswordPolicy, RawCredentials, Username,
+};
 
 /// Refresh tokens carry 256 random bits (CONTRACT.md section 3).
 const REFRESH_TOKEN_BYTES: usize = 32;
@@ -27,6 +31,12 @@ pub enum AuthError {
     InvalidCredentials,
     #[error("username taken")]
     UsernameTaken,
+    /// A wrong password from a signed-in user (password change, account deletion).
+    #[error("wrong password")]
+    WrongPassword,
+    /// An unknown, expired, spent or revoked refresh token.
+    #[error("invalid refresh token")]
+    InvalidRefreshToken,
     /// The password hashing queue is full.
     #[error("busy")]
     Busy,
@@ -79,6 +89,20 @@ pub struct SignIn {
     pub refresh_token: String,
     /// Seconds until the access token expires.
     pub expires_in: u64,
+    /// When the access token expires (Unix seconds).
+    pub expires_at: i64,
+}
+
+impl SignIn {
+    /// The signed-in user this sign-in proves.
+    pub fn user(&self) -> AuthUser {
+        AuthUser {
+            user_id: self.user_id,
+            session_id: self.session_id,
+            username: self.username.clone(),
+            expires_at: self.expires_at,
+        }
+    }
 }
 
 /// The accounts service: settings, keys and the password hasher, built once at ignition.
@@ -181,20 +205,157 @@ impl Accounts {
             db::sessions::NewSession {
                 user_id,
                 refresh_hash: &token_digest(&refresh_token),
-                expires_at: OffsetDateTime::now_utc() + self.settings.refresh_token_ttl,
+                ttl: self.settings.refresh_token_ttl,
                 user_agent: user_agent.as_deref(),
                 ip: client.ip,
             },
         )
         .await?;
-        Ok(SignIn {
+        Ok(self.tokens_for(user_id, username, session_id, refresh_token))
+    }
+
+    fn tokens_for(
+        &self,
+        user_id: Uuid,
+        username: String,
+        session_id: Uuid,
+        refresh_token: String,
+    ) -> SignIn {
+        SignIn {
             user_id,
             username,
             session_id,
             access_token: self.keys.issue(user_id, session_id),
             refresh_token,
             expires_in: self.keys.ttl().as_secs(),
-        })
+            expires_at: OffsetDateTime::now_utc().unix_timestamp()
+                + self.keys.ttl().as_secs() as i64,
+        }
+    }
+
+    /// Exchanges a refresh token for a new pair of the same session (rotation). A spent token
+    /// presented again after the grace window revokes the session: one of its holders is a thief.
+    pub async fn refresh(&self, pool: &PgPool, refresh_token: &str) -> Result<SignIn, AuthError> {
+        // Ours are 43 characters; anything far off is not worth a query.
+        if refresh_token.is_empty() || refresh_token.len() > 256 {
+            return Err(AuthError::InvalidRefreshToken);
+        }
+        let next = random_token(REFRESH_TOKEN_BYTES);
+        let rotation = db::sessions::rotate_refresh_token(
+            pool,
+            &token_digest(refresh_token),
+            &token_digest(&next),
+            self.settings.refresh_grace_period,
+            self.settings.refresh_token_ttl,
+        )
+        .await?;
+        match rotation {
+            Rotation::Rotated {
+                session_id,
+                user_id,
+                username,
+            } => Ok(self.tokens_for(user_id, username, session_id, next)),
+            Rotation::Refused => Err(AuthError::InvalidRefreshToken),
+            Rotation::ReuseDetected { session_id } => {
+                log::warn!(
+                    "security: refresh token reused after the grace window; session {session_id} revoked"
+                );
+                Err(AuthError::InvalidRefreshToken)
+            }
+        }
+    }
+
+    /// Checks the password of a signed-in user.
+    async fn check_password(
+        &self,
+        pool: &PgPool,
+        user_id: Uuid,
+        password: Password,
+    ) -> Result<StoredCredentials, AuthError> {
+        let stored = db::users::find_credentials_by_id(pool, user_id)
+            .await?
+            .ok_or(AuthError::WrongPassword)?;
+        if self
+            .hasher
+            .verify(password, Some(stored.password_hash.clone()))
+            .await?
+        {
+            Ok(stored)
+        } else {
+            Err(AuthError::WrongPassword)
+        }
+    }
+
+    /// Changes a password after checking the current one; every other session of the user is
+    /// revoked, the current one continues (OWASP ASVS 7.4.3).
+    pub async fn change_password(
+        &self,
+        pool: &PgPool,
+        user: &AuthUser,
+        current: String,
+        new: String,
+    ) -> Result<(), AuthError> {
+        let mut errors = FieldErrors::default();
+        let current = Password::parse(current)
+            .map_err(|p| errors.add("current_password", p))
+            .ok();
+        let username = Username::parse(&user.username).ok();
+        let new = Password::parse_new(new, username.as_ref(), &self.policy, |_| false)
+            .map_err(|problems| problems.iter().for_each(|p| errors.add("new_password", p)))
+            .ok();
+        let (Some(current), Some(new)) = (current, new) else {
+            return Err(AuthError::InvalidInput(errors));
+        };
+        self.check_password(pool, user.user_id, current).await?;
+        let hash = self.hasher.hash(new).await?;
+        db::users::change_password(pool, user.user_id, &hash, user.session_id).await?;
+        Ok(())
+    }
+
+    /// Deletes the account after checking its password; its sessions end with it.
+    pub async fn delete_account(
+        &self,
+        pool: &PgPool,
+        user: &AuthUser,
+        password: String,
+    ) -> Result<(), AuthError> {
+        let password = Password::parse(password).map_err(|p| {
+            let mut errors = FieldErrors::default();
+            errors.add("password", p);
+            AuthError::InvalidInput(errors)
+        })?;
+        self.check_password(pool, user.user_id, password).await?;
+        db::users::delete_user(pool, user.user_id).await?;
+        Ok(())
+    }
+
+    /// The user's live sessions.
+    pub async fn sessions(
+        &self,
+        pool: &PgPool,
+        user_id: Uuid,
+    ) -> Result<Vec<SessionInfo>, AuthError> {
+        Ok(db::sessions::list_sessions(pool, user_id).await?)
+    }
+
+    /// Revokes one of the user's own sessions; `false` when there is no such live session of
+    /// theirs (another user's session is indistinguishable from a missing one).
+    pub async fn revoke_session(
+        &self,
+        pool: &PgPool,
+        user_id: Uuid,
+        session_id: Uuid,
+    ) -> Result<bool, AuthError> {
+        Ok(db::sessions::revoke_session(pool, session_id, user_id).await?)
+    }
+
+    /// Revokes every session of the user but the current one.
+    pub async fn revoke_other_sessions(
+        &self,
+        pool: &PgPool,
+        user: &AuthUser,
+    ) -> Result<u64, AuthError> {
+        Ok(db::sessions::revoke_other_sessions(pool, user.user_id, user.session_id).await?)
     }
 
     /// Ends a session: its access tokens are refused from the next request on.

@@ -6,7 +6,7 @@ use rocket_db_pools::Database;
 use uuid::Uuid;
 
 use super::csrf::{self, CsrfKey};
-use super::{Accounts, TokenError};
+use super::{Accounts, AuthError, TokenError, cookies};
 use crate::db::{self, Db};
 
 /// A signed-in user, proved by a valid access token whose session is live.
@@ -110,29 +110,50 @@ fn check_cookie_csrf(req: &Request<'_>, accounts: &Accounts) -> Result<(), Token
     .map_err(TokenRejection::Csrf)
 }
 
+fn lookup_failed(e: sqlx::Error) -> TokenRejection {
+    if !db::is_unavailable(&e) {
+        log::error!("session lookup failed: {e}");
+    }
+    TokenRejection::Unavailable
+}
+
 async fn authenticate(req: &Request<'_>) -> Result<AuthUser, TokenRejection> {
     let accounts = req
         .rocket()
         .state::<Accounts>()
         .expect("Accounts is managed at ignition");
-    let presented = presented_token(req, super::cookies::access_cookie_name(accounts.settings()))?;
-    let token = match &presented {
-        Presented::Bearer(t) => t,
-        Presented::Cookie(t) => {
-            check_cookie_csrf(req, accounts)?;
-            t.as_str()
-        }
-    };
-    let claims = accounts.keys().verify(token)?;
+    let settings = accounts.settings();
     let pool = Db::fetch(req.rocket()).expect("Db is managed at ignition");
+    let refresh_cookie = req
+        .cookies()
+        .get(cookies::refresh_cookie_name(settings))
+        .map(|c| c.value().to_owned())
+        .filter(|v| !v.is_empty());
+
+    let presented = presented_token(req, cookies::access_cookie_name(settings));
+    if matches!(presented, Ok(Presented::Cookie(_)))
+        || (presented == Err(TokenRejection::Missing) && refresh_cookie.is_some())
+    {
+        check_cookie_csrf(req, accounts)?;
+    }
+    let (token, from_cookie) = match &presented {
+        Ok(Presented::Bearer(t)) => (*t, false),
+        Ok(Presented::Cookie(t)) => (t.as_str(), true),
+        Err(TokenRejection::Missing) => {
+            return renew(req, pool, accounts, refresh_cookie, TokenRejection::Missing).await;
+        }
+        Err(other) => return Err(*other),
+    };
+    let claims = match accounts.keys().verify(token) {
+        Ok(claims) => claims,
+        Err(TokenError::Expired) if from_cookie => {
+            return renew(req, pool, accounts, refresh_cookie, TokenRejection::Expired).await;
+        }
+        Err(e) => return Err(e.into()),
+    };
     let username = db::sessions::find_live_session_user(pool, claims.sid, claims.sub)
         .await
-        .map_err(|e| {
-            if !db::is_unavailable(&e) {
-                log::error!("session lookup failed: {e}");
-            }
-            TokenRejection::Unavailable
-        })?
+        .map_err(lookup_failed)?
         .ok_or(TokenRejection::Invalid("session revoked or user gone"))?;
     Ok(AuthUser {
         user_id: claims.sub,
@@ -140,6 +161,32 @@ async fn authenticate(req: &Request<'_>) -> Result<AuthUser, TokenRejection> {
         username,
         expires_at: claims.exp,
     })
+}
+
+/// A browser whose access cookie is gone or expired is served normally when its refresh cookie is
+/// good: both cookies are rotated in this response. Without a usable refresh cookie the original
+/// rejection stands, and a dead refresh cookie is cleared.
+async fn renew(
+    req: &Request<'_>,
+    pool: &sqlx::PgPool,
+    accounts: &Accounts,
+    refresh_cookie: Option<String>,
+    otherwise: TokenRejection,
+) -> Result<AuthUser, TokenRejection> {
+    let Some(refresh_token) = refresh_cookie else {
+        return Err(otherwise);
+    };
+    match accounts.refresh(pool, &refresh_token).await {
+        Ok(sign_in) => {
+            cookies::set_session_cookies(accounts.settings(), req.cookies(), &sign_in);
+            Ok(sign_in.user())
+        }
+        Err(AuthError::Unavailable) => Err(TokenRejection::Unavailable),
+        Err(_) => {
+            cookies::remove_session_cookies(accounts.settings(), req.cookies());
+            Err(otherwise)
+        }
+    }
 }
 
 #[rocket::async_trait]

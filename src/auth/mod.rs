@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod cookies;
 pub mod csrf;
 pub mod guard;
+pub mod housekeeping;
 pub mod password;
 pub mod token;
 

@@ -1,6 +1,7 @@
-//! The `sessions` table: one row per sign-in.
+//! The `sessions` and `refresh_tokens` tables: one session per sign-in, rotating refresh tokens.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use sqlx::PgPool;
 use time::OffsetDateTime;
@@ -9,22 +10,31 @@ use uuid::Uuid;
 pub struct NewSession<'a> {
     pub user_id: Uuid,
     pub refresh_hash: &'a [u8],
-    pub expires_at: OffsetDateTime,
+    pub ttl: Duration,
     pub user_agent: Option<&'a str>,
     pub ip: Option<IpAddr>,
 }
 
-/// Records a sign-in and returns the new session's id.
+fn seconds(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+/// Records a sign-in with its first refresh token, in one statement; returns the session's id.
 pub async fn insert_session(pool: &PgPool, session: NewSession<'_>) -> Result<Uuid, sqlx::Error> {
     let ip = session.ip.map(|ip| ip.to_string());
     sqlx::query_scalar!(
-        "INSERT INTO sessions (user_id, refresh_hash, expires_at, user_agent, ip)
-         VALUES ($1, $2, $3, $4, $5::text::inet) RETURNING id",
+        r#"WITH s AS (
+             INSERT INTO sessions (user_id, expires_at, user_agent, ip)
+             VALUES ($1, now() + make_interval(secs => $2), $3, $4::text::inet)
+             RETURNING id
+           )
+           INSERT INTO refresh_tokens (hash, session_id) SELECT $5, id FROM s
+           RETURNING session_id"#,
         session.user_id,
-        session.refresh_hash,
-        session.expires_at,
+        seconds(session.ttl),
         session.user_agent,
-        ip
+        ip,
+        session.refresh_hash
     )
     .fetch_one(pool)
     .await
@@ -46,6 +56,120 @@ pub async fn find_live_session_user(
     .await
 }
 
+/// What presenting a refresh token did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Rotation {
+    /// A new refresh token was stored for this live session.
+    Rotated {
+        session_id: Uuid,
+        user_id: Uuid,
+        username: String,
+    },
+    /// Unknown token, or its session is revoked or expired.
+    Refused,
+    /// A spent token came back after the grace window: the session is now revoked.
+    ReuseDetected { session_id: Uuid },
+}
+
+/// Spends `old_hash` and stores `new_hash` for the same session, with the rules of
+/// [`Rotation`]. The token's row is locked, so concurrent refreshes of one token are serialised.
+/// Times come from the database's clock, the same for every instance.
+pub async fn rotate_refresh_token(
+    pool: &PgPool,
+    old_hash: &[u8],
+    new_hash: &[u8],
+    grace: Duration,
+    ttl: Duration,
+) -> Result<Rotation, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let found = sqlx::query!(
+        r#"SELECT rt.session_id, s.user_id, u.username,
+                  s.revoked_at IS NULL AND s.expires_at > now() AS "live!",
+                  rt.spent_at IS NULL AS "unspent!",
+                  rt.spent_at > now() - make_interval(secs => $2) AS "in_grace?"
+           FROM refresh_tokens rt
+           JOIN sessions s ON s.id = rt.session_id
+           JOIN users u ON u.id = s.user_id
+           WHERE rt.hash = $1
+           FOR UPDATE OF rt"#,
+        old_hash,
+        seconds(grace)
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(found) = found else {
+        return Ok(Rotation::Refused);
+    };
+    if !found.live {
+        return Ok(Rotation::Refused);
+    }
+    if !found.unspent && found.in_grace != Some(true) {
+        sqlx::query!(
+            "UPDATE sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL",
+            found.session_id
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        return Ok(Rotation::ReuseDetected {
+            session_id: found.session_id,
+        });
+    }
+    if found.unspent {
+        sqlx::query!(
+            "UPDATE refresh_tokens SET spent_at = now() WHERE hash = $1",
+            old_hash
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query!(
+        "INSERT INTO refresh_tokens (hash, session_id) VALUES ($1, $2)",
+        new_hash,
+        found.session_id
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "UPDATE sessions SET last_used_at = now(), expires_at = now() + make_interval(secs => $2)
+         WHERE id = $1",
+        found.session_id,
+        seconds(ttl)
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Rotation::Rotated {
+        session_id: found.session_id,
+        user_id: found.user_id,
+        username: found.username,
+    })
+}
+
+/// A live session, for the session list.
+#[derive(Debug)]
+pub struct SessionInfo {
+    pub id: Uuid,
+    pub created_at: OffsetDateTime,
+    pub last_used_at: OffsetDateTime,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// The user's live sessions, most recently used first.
+pub async fn list_sessions(pool: &PgPool, user_id: Uuid) -> Result<Vec<SessionInfo>, sqlx::Error> {
+    sqlx::query_as!(
+        SessionInfo,
+        r#"SELECT id, created_at, last_used_at, user_agent, host(ip) AS ip
+           FROM sessions
+           WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()
+           ORDER BY last_used_at DESC, created_at DESC"#,
+        user_id
+    )
+    .fetch_all(pool)
+    .await
+}
+
 /// Marks a session revoked. Returns whether a live session of this user was revoked.
 pub async fn revoke_session(
     pool: &PgPool,
@@ -54,11 +178,48 @@ pub async fn revoke_session(
 ) -> Result<bool, sqlx::Error> {
     let result = sqlx::query!(
         "UPDATE sessions SET revoked_at = now()
-         WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+         WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()",
         session_id,
         user_id
     )
     .execute(pool)
     .await?;
     Ok(result.rows_affected() == 1)
+}
+
+/// Revokes every live session of the user but `keep`; returns how many.
+pub async fn revoke_other_sessions(
+    executor: impl sqlx::PgExecutor<'_>,
+    user_id: Uuid,
+    keep: Uuid,
+) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query!(
+        "UPDATE sessions SET revoked_at = now()
+         WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL",
+        user_id,
+        keep
+    )
+    .execute(executor)
+    .await?;
+    Ok(result.rows_affected())
+}
+
+/// Deletes sessions that ended more than `keep` ago, and spent refresh tokens past any grace.
+/// Returns the number of sessions deleted.
+pub async fn purge_ended(pool: &PgPool, keep: Duration) -> Result<u64, sqlx::Error> {
+    let sessions = sqlx::query!(
+        "DELETE FROM sessions
+         WHERE expires_at < now() - make_interval(secs => $1)
+            OR revoked_at < now() - make_interval(secs => $1)",
+        seconds(keep)
+    )
+    .execute(pool)
+    .await?;
+    sqlx::query!(
+        "DELETE FROM refresh_tokens WHERE spent_at < now() - make_interval(secs => $1)",
+        seconds(keep)
+    )
+    .execute(pool)
+    .await?;
+    Ok(sessions.rows_affected())
 }

@@ -63,3 +63,44 @@ pub async fn find_user(pool: &PgPool, id: Uuid) -> Result<Option<User>, sqlx::Er
     .fetch_optional(pool)
     .await
 }
+
+/// The stored hash and name of a user, by id.
+pub async fn find_credentials_by_id(
+    pool: &PgPool,
+    id: Uuid,
+) -> Result<Option<StoredCredentials>, sqlx::Error> {
+    sqlx::query_as!(
+        StoredCredentials,
+        "SELECT id, username, password_hash FROM users WHERE id = $1",
+        id
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+/// Replaces a user's password hash and revokes every other session of theirs, atomically.
+pub async fn change_password(
+    pool: &PgPool,
+    id: Uuid,
+    password_hash: &str,
+    keep_session: Uuid,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query!(
+        "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1",
+        id,
+        password_hash
+    )
+    .execute(&mut *tx)
+    .await?;
+    super::sessions::revoke_other_sessions(&mut *tx, id, keep_session).await?;
+    tx.commit().await
+}
+
+/// Deletes a user; their sessions and refresh tokens go with them (ON DELETE CASCADE).
+pub async fn delete_user(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query!("DELETE FROM users WHERE id = $1", id)
+        .execute(pool)
+        .await?;
+    Ok(result.rows_affected() == 1)
+}

@@ -68,12 +68,9 @@ fn typed_username(input: &Input) -> String {
     input.fields.peek("username").unwrap_or_default().to_owned()
 }
 
-/// Signs the browser in: the access token goes into its HttpOnly cookie, never into the page.
+/// Signs the browser in: the tokens go into HttpOnly cookies, never into the page.
 fn set_session_cookies(accounts: &Accounts, jar: &CookieJar<'_>, sign_in: SignIn) {
-    jar.add(cookies::access_cookie(
-        accounts.settings(),
-        sign_in.access_token,
-    ));
+    cookies::set_session_cookies(accounts.settings(), jar, &sign_in);
 }
 
 #[post("/register", data = "<input>")]
@@ -187,7 +184,7 @@ async fn logout_form(
     if let Ok(user) = user {
         accounts.sign_out(db, user.user_id, user.session_id).await?;
     }
-    cookies::remove_access_cookie(accounts.settings(), jar);
+    cookies::remove_session_cookies(accounts.settings(), jar);
     Ok(Flash::success(
         Redirect::to("/login"),
         "You have been signed out.",

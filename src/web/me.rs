@@ -1,16 +1,22 @@
-//! `GET /protected` and `GET /me`.
+//! `GET /protected`, `GET /me`, `POST /me/password`, `DELETE /me`.
 
+use rocket::http::{CookieJar, Status};
 use rocket::serde::json::Json;
-use rocket::{Route, get, routes};
+use rocket::{Route, State, delete, get, post, routes};
 use serde::Serialize;
 
 use super::accounts::UserBody;
-use crate::auth::AuthUser;
+use super::body::{BodyKind, Input};
+use super::pages::{DashboardNotice, dashboard_reply};
+use super::reply::Reply;
+use crate::auth::csrf::CsrfKey;
+use crate::auth::{Accounts, AuthError, AuthUser, cookies};
 use crate::db::{self, Db};
+use crate::domain::FieldErrors;
 use crate::error::ApiError;
 
 pub fn routes() -> Vec<Route> {
-    routes![protected, me]
+    routes![protected, me, change_password, delete_me]
 }
 
 #[derive(Debug, Serialize)]
@@ -33,4 +39,122 @@ async fn me(db: &Db, user: AuthUser) -> Result<Json<UserBody>, ApiError> {
     let found = db::users::find_user(db, user.user_id).await?;
     let user = found.ok_or(ApiError::InvalidToken("user gone"))?;
     Ok(Json(user.into()))
+}
+
+/// A failed account action, for browsers: the dashboard again, with the status and the message.
+#[allow(clippy::too_many_arguments)]
+async fn dashboard_error(
+    db: &Db,
+    accounts: &Accounts,
+    csrf_key: &CsrfKey,
+    jar: &CookieJar<'_>,
+    user: &AuthUser,
+    error: AuthError,
+    what: &str,
+) -> Result<Reply, ApiError> {
+    let (status, message) = match error {
+        AuthError::WrongPassword => (
+            Status::Forbidden,
+            format!("{what}: the password is incorrect."),
+        ),
+        AuthError::InvalidInput(fields) => (
+            Status::UnprocessableEntity,
+            format!("{what}: {}", describe(&fields)),
+        ),
+        other => return Err(other.into()),
+    };
+    dashboard_reply(
+        db,
+        accounts,
+        csrf_key,
+        jar,
+        user,
+        status,
+        DashboardNotice::Error(message),
+    )
+    .await
+}
+
+/// Field problems as one sentence for a page.
+fn describe(fields: &FieldErrors) -> String {
+    fields
+        .iter()
+        .map(|(field, problems)| format!("{} {}", field.replace('_', " "), problems.join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ")
+        + "."
+}
+
+/// `{"current_password","new_password"}` → `204`; every other session of the user ends.
+#[post("/me/password", data = "<input>")]
+async fn change_password(
+    db: &Db,
+    accounts: &State<Accounts>,
+    csrf_key: &State<CsrfKey>,
+    jar: &CookieJar<'_>,
+    user: AuthUser,
+    mut input: Input,
+) -> Result<Reply, ApiError> {
+    let mut errors = FieldErrors::default();
+    let current = input.fields.text("current_password", &mut errors);
+    let new = input.fields.text("new_password", &mut errors);
+    let result = match (current, new) {
+        (Some(current), Some(new)) => accounts.change_password(db, &user, current, new).await,
+        _ => Err(AuthError::InvalidInput(errors)),
+    };
+    match (input.kind, result) {
+        (BodyKind::Json, result) => result.map(|()| Reply::NoContent).map_err(Into::into),
+        (BodyKind::Form, Ok(())) => Ok(Reply::flash(
+            "/dashboard",
+            "Your password was changed. Every other session was signed out.",
+        )),
+        (BodyKind::Form, Err(e)) => {
+            dashboard_error(
+                db,
+                accounts,
+                csrf_key,
+                jar,
+                &user,
+                e,
+                "The password was not changed",
+            )
+            .await
+        }
+    }
+}
+
+/// `{"password"}` → `204`; the account, its sessions and their tokens are gone at once.
+#[delete("/me", data = "<input>")]
+async fn delete_me(
+    db: &Db,
+    accounts: &State<Accounts>,
+    csrf_key: &State<CsrfKey>,
+    jar: &CookieJar<'_>,
+    user: AuthUser,
+    mut input: Input,
+) -> Result<Reply, ApiError> {
+    let mut errors = FieldErrors::default();
+    let result = match input.fields.text("password", &mut errors) {
+        Some(password) => accounts.delete_account(db, &user, password).await,
+        None => Err(AuthError::InvalidInput(errors)),
+    };
+    match (input.kind, result) {
+        (BodyKind::Json, result) => result.map(|()| Reply::NoContent).map_err(Into::into),
+        (BodyKind::Form, Ok(())) => {
+            cookies::remove_session_cookies(accounts.settings(), jar);
+            Ok(Reply::flash("/", "Your account was deleted."))
+        }
+        (BodyKind::Form, Err(e)) => {
+            dashboard_error(
+                db,
+                accounts,
+                csrf_key,
+                jar,
+                &user,
+                e,
+                "The account was not deleted",
+            )
+            .await
+        }
+    }
 }

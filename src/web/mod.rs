@@ -9,6 +9,8 @@ pub mod me;
 pub mod ops;
 pub mod pages;
 pub mod reply;
+pub mod sessions;
+pub mod tokens;
 
 use rocket::request::Request;
 

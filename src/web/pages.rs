@@ -26,6 +26,7 @@ pub fn routes() -> Vec<Route> {
 #[template(path = "index.html")]
 struct IndexPage {
     username: Option<String>,
+    notice: Option<String>,
 }
 
 #[derive(Template, Default)]
@@ -60,6 +61,28 @@ struct DashboardPage {
     created_at_display: String,
     expires_at: String,
     expires_at_display: String,
+    sessions: Vec<SessionRow>,
+    notice: Option<String>,
+    error: Option<String>,
+    min_password_length: usize,
+}
+
+/// One line of the dashboard's session list.
+struct SessionRow {
+    id: String,
+    device: String,
+    ip: String,
+    created_at_display: String,
+    last_used_at: String,
+    last_used_at_display: String,
+    current: bool,
+}
+
+/// A message shown at the top of the dashboard.
+pub enum DashboardNotice {
+    None,
+    Success(String),
+    Error(String),
 }
 
 /// An error in the site's layout.
@@ -115,11 +138,13 @@ impl<'r> rocket::request::FromRequest<'r> for BrowserRequest {
 fn index(
     _browser: BrowserRequest,
     user: Result<AuthUser, TokenRejection>,
+    flash: Option<FlashMessage<'_>>,
 ) -> Result<Reply, ApiError> {
     Reply::page(
         Status::Ok,
         &IndexPage {
             username: user.ok().map(|u| u.username),
+            notice: flash.map(|f| f.message().to_owned()),
         },
     )
 }
@@ -167,6 +192,7 @@ fn register_page(
 async fn dashboard(
     _browser: BrowserRequest,
     user: Result<AuthUser, TokenRejection>,
+    flash: Option<FlashMessage<'_>>,
     db: &Db,
     accounts: &State<Accounts>,
     csrf_key: &State<CsrfKey>,
@@ -177,13 +203,53 @@ async fn dashboard(
         Err(TokenRejection::Unavailable) => return Err(ApiError::Unavailable),
         Err(_) => return Ok(Reply::see_other("/login?next=/dashboard")),
     };
+    let notice = match flash {
+        Some(f) if f.kind() == "error" => DashboardNotice::Error(f.message().to_owned()),
+        Some(f) => DashboardNotice::Success(f.message().to_owned()),
+        None => DashboardNotice::None,
+    };
+    dashboard_reply(db, accounts, csrf_key, jar, &user, Status::Ok, notice).await
+}
+
+/// Renders the dashboard of a signed-in user with a status and an optional message.
+pub async fn dashboard_reply(
+    db: &Db,
+    accounts: &Accounts,
+    csrf_key: &CsrfKey,
+    jar: &CookieJar<'_>,
+    user: &AuthUser,
+    status: Status,
+    notice: DashboardNotice,
+) -> Result<Reply, ApiError> {
     let account = db::users::find_user(db, user.user_id)
         .await?
         .ok_or(ApiError::InvalidToken("user gone"))?;
+    let sessions = accounts
+        .sessions(db, user.user_id)
+        .await?
+        .into_iter()
+        .map(|s| SessionRow {
+            id: s.id.to_string(),
+            device: s
+                .user_agent
+                .as_deref()
+                .map_or_else(|| "Unknown device".to_owned(), describe_agent),
+            ip: s.ip.unwrap_or_else(|| "unknown".to_owned()),
+            created_at_display: display(s.created_at),
+            last_used_at: rfc3339(s.last_used_at),
+            last_used_at_display: display(s.last_used_at),
+            current: s.id == user.session_id,
+        })
+        .collect();
     let expires_at = OffsetDateTime::from_unix_timestamp(user.expires_at)
         .map_err(|e| ApiError::Internal(e.into()))?;
+    let (notice, error) = match notice {
+        DashboardNotice::None => (None, None),
+        DashboardNotice::Success(m) => (Some(m), None),
+        DashboardNotice::Error(m) => (None, Some(m)),
+    };
     Reply::page(
-        Status::Ok,
+        status,
         &DashboardPage {
             csrf_token: csrf::form_token(csrf_key, accounts.settings(), jar),
             username: account.username,
@@ -191,8 +257,41 @@ async fn dashboard(
             created_at_display: display(account.created_at),
             expires_at: rfc3339(expires_at),
             expires_at_display: display(expires_at),
+            sessions,
+            notice,
+            error,
+            min_password_length: accounts.policy().min_length,
         },
     )
+}
+
+/// A short, human name for a user agent ("Chrome on Linux"); the raw string is shown on hover.
+fn describe_agent(agent: &str) -> String {
+    let browser = [
+        ("Edg/", "Edge"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+        ("curl/", "curl"),
+    ]
+    .iter()
+    .find(|(needle, _)| agent.contains(needle))
+    .map(|(_, name)| *name);
+    let system = [
+        ("Windows", "Windows"),
+        ("Android", "Android"),
+        ("iPhone", "iOS"),
+        ("Mac OS", "macOS"),
+        ("Linux", "Linux"),
+    ]
+    .iter()
+    .find(|(needle, _)| agent.contains(needle))
+    .map(|(_, name)| *name);
+    match (browser, system) {
+        (Some(b), Some(s)) => format!("{b} on {s}"),
+        (Some(b), None) => b.to_owned(),
+        _ => agent.chars().take(60).collect(),
+    }
 }
 
 fn rfc3339(t: OffsetDateTime) -> String {

@@ -5,7 +5,7 @@ use std::io::Cursor;
 use askama::Template;
 use rocket::http::{ContentType, Header, Status};
 use rocket::request::Request;
-use rocket::response::{self, Redirect, Responder, Response};
+use rocket::response::{self, Flash, Redirect, Responder, Response};
 use serde::Serialize;
 
 use crate::error::ApiError;
@@ -17,6 +17,8 @@ pub enum Reply {
     Page(Status, String),
     /// `303 See Other`.
     Redirect(Box<Redirect>),
+    /// `303 See Other` with a one-time message for the next page.
+    Flash(Box<Flash<Redirect>>),
     /// `204 No Content`.
     NoContent,
 }
@@ -33,6 +35,14 @@ impl Reply {
         page.render()
             .map(|html| Self::Page(status, html))
             .map_err(|e| ApiError::Internal(e.into()))
+    }
+
+    /// A `303` to a local path with a one-time message for the page there.
+    pub fn flash(path: &str, message: impl Into<String>) -> Self {
+        Self::Flash(Box::new(Flash::success(
+            Redirect::to(path.to_owned()),
+            message.into(),
+        )))
     }
 
     /// A `303` to a local path.
@@ -65,6 +75,7 @@ impl<'r> Responder<'r, 'static> for Reply {
                 Ok(response)
             }
             Self::Redirect(redirect) => redirect.respond_to(req),
+            Self::Flash(flash) => flash.respond_to(req),
             Self::NoContent => Response::build().status(Status::NoContent).ok(),
         }
     }

@@ -10,8 +10,15 @@ use uuid::Uuid;
 
 pub const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 
+/// What browsers leave unencoded in `application/x-www-form-urlencoded` (WHATWG URL).
+const FORM_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'*')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_');
+
 fn encode(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    percent_encoding::utf8_percent_encode(s, FORM_VALUE).to_string()
 }
 
 pub const TEST_SECRET: &str = "integration-test-secret-0123456789abcdef";
@@ -167,6 +174,43 @@ impl TestApp {
             client,
             database_url,
         }
+    }
+
+    /// A second instance on the same database, like another server process sharing the state.
+    pub async fn another_instance(&self) -> Client {
+        Client::tracked(gatehouse::build(test_figment(&self.database_url)))
+            .await
+            .expect("a valid rocket")
+    }
+
+    /// Signs in with JSON and returns the token response.
+    pub async fn login_tokens(&self, username: &str) -> Value {
+        let response = self.login(username, GOOD_PASSWORD).await;
+        assert_eq!(response.status, Status::Ok, "{}", response.body);
+        response.json()
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> TestResponse {
+        self.post_json("/token/refresh", &json!({ "refresh_token": refresh_token }))
+            .await
+    }
+
+    /// A request with a Bearer token and an optional JSON body.
+    pub async fn bearer(
+        &self,
+        method: rocket::http::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> TestResponse {
+        let mut request = self
+            .client
+            .req(method, path.to_owned())
+            .header(Header::new("Authorization", format!("Bearer {token}")));
+        if let Some(body) = body {
+            request = request.header(ContentType::JSON).body(body.to_string());
+        }
+        TestResponse::from_local(request.dispatch().await).await
     }
 
     pub async fn pool(&self) -> sqlx::PgPool {

@@ -127,7 +127,7 @@ async fn refresh_tokens_are_stored_only_as_hashes() {
     let body = app.login("alice", GOOD_PASSWORD).await.json();
 
     let refresh = body["refresh_token"].as_str().unwrap();
-    let stored: Vec<u8> = sqlx::query_scalar("SELECT refresh_hash FROM sessions")
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT hash FROM refresh_tokens")
         .fetch_one(&app.pool().await)
         .await
         .unwrap();

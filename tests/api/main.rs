@@ -11,3 +11,4 @@ mod ops;
 mod protected;
 mod register;
 mod server;
+mod sessions;
