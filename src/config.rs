@@ -60,6 +60,16 @@ struct RawSettings {
     password_hash_queue: usize,
     #[serde(default = "defaults::cookie_secure")]
     cookie_secure: bool,
+    #[serde(default = "defaults::login_failure_limit")]
+    login_failure_limit: u32,
+    #[serde(default = "defaults::login_failure_window")]
+    login_failure_window: u64,
+    #[serde(default = "defaults::login_ip_limit")]
+    login_ip_limit: u32,
+    #[serde(default = "defaults::register_ip_limit")]
+    register_ip_limit: u32,
+    #[serde(default)]
+    security_log: Option<String>,
     #[serde(default)]
     allow_generated_secret: bool,
 }
@@ -95,6 +105,18 @@ mod defaults {
     pub fn cookie_secure() -> bool {
         true
     }
+    pub fn login_failure_limit() -> u32 {
+        5
+    }
+    pub fn login_failure_window() -> u64 {
+        15 * 60
+    }
+    pub fn login_ip_limit() -> u32 {
+        20
+    }
+    pub fn register_ip_limit() -> u32 {
+        10
+    }
 }
 
 /// Checked application settings. Built once at ignition and managed by Rocket.
@@ -114,6 +136,26 @@ pub struct Settings {
     pub password_hash_threads: usize,
     pub password_hash_queue: usize,
     pub cookie_secure: bool,
+    pub throttle: ThrottleSettings,
+    /// Where security events go: a file (JSON lines, appended), or standard error when unset.
+    pub security_log: Option<String>,
+}
+
+/// Throttling limits (CONTRACT.md section 3).
+#[derive(Debug, Clone)]
+pub struct ThrottleSettings {
+    /// Failed sign-ins per username within `login_failure_window` before 429.
+    pub login_failure_limit: u32,
+    pub login_failure_window: Duration,
+    /// Sign-in attempts per client IP per minute.
+    pub login_ip_limit: u32,
+    /// Registration attempts per client IP per minute.
+    pub register_ip_limit: u32,
+}
+
+impl ThrottleSettings {
+    /// The window of the per-IP limits.
+    pub const IP_WINDOW: Duration = Duration::from_secs(60);
 }
 
 /// Why the configuration cannot be used; each message says what to change.
@@ -194,6 +236,13 @@ impl Settings {
             password_hash_threads: threads,
             password_hash_queue: raw.password_hash_queue,
             cookie_secure: raw.cookie_secure,
+            throttle: ThrottleSettings {
+                login_failure_limit: raw.login_failure_limit,
+                login_failure_window: Duration::from_secs(raw.login_failure_window),
+                login_ip_limit: raw.login_ip_limit,
+                register_ip_limit: raw.register_ip_limit,
+            },
+            security_log: raw.security_log.filter(|p| !p.is_empty()),
         };
         Ok((settings, generated))
     }

@@ -68,7 +68,7 @@ async fn ignite_core(rocket: Rocket<Build>) -> rocket::fairing::Result {
     match Accounts::start(settings).await {
         Ok(accounts) => Ok(rocket.manage(accounts).manage(csrf_key)),
         Err(e) => {
-            log::error!("cannot start the password hasher: {e}");
+            log::error!("{e}");
             Err(rocket)
         }
     }

@@ -5,6 +5,7 @@ use rocket::request::{FromRequest, Outcome, Request};
 use rocket_db_pools::Database;
 use uuid::Uuid;
 
+use super::audit::{Event, Origin};
 use super::csrf::{self, CsrfKey};
 use super::{Accounts, AuthError, TokenError, cookies};
 use crate::db::{self, Db};
@@ -176,7 +177,10 @@ async fn renew(
     let Some(refresh_token) = refresh_cookie else {
         return Err(otherwise);
     };
-    match accounts.refresh(pool, &refresh_token).await {
+    match accounts
+        .refresh(pool, &refresh_token, &Origin::of(req))
+        .await
+    {
         Ok(sign_in) => {
             cookies::set_session_cookies(accounts.settings(), req.cookies(), &sign_in);
             Ok(sign_in.user())
@@ -186,6 +190,23 @@ async fn renew(
             cookies::remove_session_cookies(accounts.settings(), req.cookies());
             Err(otherwise)
         }
+    }
+}
+
+/// Token and CSRF refusals go to the security log; a request without any credential is routine.
+fn log_rejection(req: &Request<'_>, rejection: TokenRejection) {
+    let outcome = match rejection {
+        TokenRejection::Missing | TokenRejection::Unavailable => return,
+        TokenRejection::Expired => "expired",
+        TokenRejection::Invalid(why) => why,
+        TokenRejection::Csrf(why) => why,
+    };
+    let kind = match rejection {
+        TokenRejection::Csrf(_) => "csrf_refused",
+        _ => "token_rejected",
+    };
+    if let Some(accounts) = req.rocket().state::<Accounts>() {
+        accounts.audit(&Origin::of(req), Event::new(kind, outcome));
     }
 }
 
@@ -201,6 +222,7 @@ impl<'r> FromRequest<'r> for AuthUser {
         match result {
             Ok(user) => Outcome::Success(user.clone()),
             Err(rejection) => {
+                log_rejection(req, *rejection);
                 let error = crate::error::ApiError::from(*rejection);
                 let status: Status = error.status();
                 crate::error::stash(req, error);

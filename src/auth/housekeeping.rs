@@ -18,17 +18,28 @@ pub async fn start(rocket: &Rocket<Orbit>) {
         return;
     };
     let every = accounts.settings().session_purge_interval;
+    // Throttle counters matter only inside their windows.
+    let counters_kept = accounts
+        .settings()
+        .throttle
+        .login_failure_window
+        .max(crate::config::ThrottleSettings::IP_WINDOW);
     let pool = db.inner().clone();
     let mut shutdown = rocket.shutdown();
     rocket::tokio::spawn(async move {
         let mut ticks = rocket::tokio::time::interval(every);
         loop {
             rocket::tokio::select! {
-                _ = ticks.tick() => match db::sessions::purge_ended(&pool, KEEP_ENDED).await {
-                    Ok(0) => {}
-                    Ok(n) => log::info!("housekeeping: purged {n} ended sessions"),
-                    Err(e) => log::warn!("housekeeping: purge failed: {e}"),
-                },
+                _ = ticks.tick() => {
+                    match db::sessions::purge_ended(&pool, KEEP_ENDED).await {
+                        Ok(0) => {}
+                        Ok(n) => log::info!("housekeeping: purged {n} ended sessions"),
+                        Err(e) => log::warn!("housekeeping: session purge failed: {e}"),
+                    }
+                    if let Err(e) = db::throttle::purge(&pool, counters_kept).await {
+                        log::warn!("housekeeping: throttle purge failed: {e}");
+                    }
+                }
                 _ = &mut shutdown => break,
             }
         }

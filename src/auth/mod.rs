@@ -2,6 +2,8 @@
 //! and nothing about how an answer is rendered.
 
 pub mod accounts;
+pub mod audit;
+pub mod blocklist;
 pub mod cookies;
 pub mod csrf;
 pub mod guard;

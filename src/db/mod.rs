@@ -5,6 +5,7 @@
 //! `&Db` and `Connection<Db>` then work as usual, configured from `databases.main`.
 
 pub mod sessions;
+pub mod throttle;
 pub mod users;
 
 use std::ops::Deref;

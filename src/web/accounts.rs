@@ -12,6 +12,7 @@ use super::Client;
 use super::body::{BodyKind, Input};
 use super::pages::{LoginPage, RegisterPage, split_errors};
 use super::reply::Reply;
+use crate::auth::audit::Origin;
 use crate::auth::csrf::{self, CsrfKey};
 use crate::auth::{Accounts, AuthError, AuthUser, SignIn, TokenRejection, cookies};
 use crate::db::{Db, users::User};
@@ -84,7 +85,7 @@ async fn register(
 ) -> Result<Reply, ApiError> {
     let username = typed_username(&input);
     let result = match RawCredentials::try_from(&mut input.fields) {
-        Ok(raw) => accounts.register(db, raw).await,
+        Ok(raw) => accounts.register(db, raw, &client.0).await,
         Err(fields) => Err(AuthError::InvalidInput(fields)),
     };
     if input.kind == BodyKind::Json {
@@ -93,7 +94,7 @@ async fn register(
     let (status, fields) = match result {
         Ok(user) => {
             let sign_in = accounts
-                .open_session(db, user.id, user.username, client.0)
+                .open_session(db, user.id, user.username, &client.0)
                 .await?;
             set_session_cookies(accounts, jar, sign_in);
             return Ok(Reply::see_other("/dashboard"));
@@ -132,7 +133,7 @@ async fn login(
     let username = typed_username(&input);
     let next = input.fields.peek("next").and_then(LocalPath::parse);
     let result = match RawCredentials::try_from(&mut input.fields) {
-        Ok(raw) => accounts.sign_in(db, raw, client.0).await,
+        Ok(raw) => accounts.sign_in(db, raw, &client.0).await,
         Err(fields) => Err(AuthError::InvalidInput(fields)),
     };
     if input.kind == BodyKind::Json {
@@ -179,10 +180,11 @@ async fn logout_form(
     accounts: &State<Accounts>,
     jar: &CookieJar<'_>,
     user: Result<AuthUser, TokenRejection>,
+    origin: Origin,
     _input: Input,
 ) -> Result<Flash<Redirect>, ApiError> {
     if let Ok(user) = user {
-        accounts.sign_out(db, user.user_id, user.session_id).await?;
+        accounts.sign_out(db, &user, &origin).await?;
     }
     cookies::remove_session_cookies(accounts.settings(), jar);
     Ok(Flash::success(
@@ -193,7 +195,12 @@ async fn logout_form(
 
 /// Sign-out for JSON clients: revokes the session of the presented token.
 #[post("/logout", rank = 2)]
-async fn logout(db: &Db, accounts: &State<Accounts>, user: AuthUser) -> Result<Reply, ApiError> {
-    accounts.sign_out(db, user.user_id, user.session_id).await?;
+async fn logout(
+    db: &Db,
+    accounts: &State<Accounts>,
+    user: AuthUser,
+    origin: Origin,
+) -> Result<Reply, ApiError> {
+    accounts.sign_out(db, &user, &origin).await?;
     Ok(Reply::NoContent)
 }

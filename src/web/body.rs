@@ -10,6 +10,7 @@ use rocket::request::Request;
 use serde::de::{Deserializer, MapAccess, Visitor};
 
 use crate::auth::Accounts;
+use crate::auth::audit::{Event, Origin};
 use crate::auth::csrf::{self, CsrfKey};
 use crate::domain::{FieldErrors, FieldValue, Fields};
 use crate::error::{self, ApiError};
@@ -77,7 +78,11 @@ fn check_form_csrf(req: &Request<'_>, fields: &Fields) -> Result<(), &'static st
     else {
         return Err("CSRF key not configured");
     };
-    csrf::verify(key, accounts.settings(), req, fields.peek(csrf::FORM_FIELD))
+    let checked = csrf::verify(key, accounts.settings(), req, fields.peek(csrf::FORM_FIELD));
+    if let Err(why) = checked {
+        accounts.audit(&Origin::of(req), Event::new("csrf_refused", why));
+    }
+    checked
 }
 
 fn fail<'r>(req: &'r Request<'_>, error: ApiError) -> Outcome<'r, Input> {

@@ -4,6 +4,8 @@ use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::Header;
 use rocket::{Request, Response};
 
+use crate::auth::audit::RequestId;
+
 /// No inline script or style anywhere (no `unsafe-inline`); no framing (clickjacking, OWASP
 /// Clickjacking Defense Cheat Sheet); forms post only to this site.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
@@ -15,9 +17,14 @@ pub struct SecurityHeaders;
 impl Fairing for SecurityHeaders {
     fn info(&self) -> Info {
         Info {
-            name: "Security headers",
-            kind: Kind::Response,
+            name: "Security headers and request ids",
+            kind: Kind::Request | Kind::Response,
         }
+    }
+
+    async fn on_request(&self, req: &mut Request<'_>, _: &mut rocket::Data<'_>) {
+        let id = RequestId::from_header(req.headers().get_one("X-Request-Id"));
+        req.local_cache(|| Some(id));
     }
 
     async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
@@ -34,5 +41,8 @@ impl Fairing for SecurityHeaders {
             res.set_header(Header::new("Cache-Control", "no-store"));
         }
         res.remove_header("Server");
+        if let Some(id) = RequestId::of(req) {
+            res.set_header(Header::new("X-Request-Id", id.to_owned()));
+        }
     }
 }

@@ -9,6 +9,7 @@ use super::accounts::UserBody;
 use super::body::{BodyKind, Input};
 use super::pages::{DashboardNotice, dashboard_reply};
 use super::reply::Reply;
+use crate::auth::audit::Origin;
 use crate::auth::csrf::CsrfKey;
 use crate::auth::{Accounts, AuthError, AuthUser, cookies};
 use crate::db::{self, Db};
@@ -93,13 +94,18 @@ async fn change_password(
     csrf_key: &State<CsrfKey>,
     jar: &CookieJar<'_>,
     user: AuthUser,
+    origin: Origin,
     mut input: Input,
 ) -> Result<Reply, ApiError> {
     let mut errors = FieldErrors::default();
     let current = input.fields.text("current_password", &mut errors);
     let new = input.fields.text("new_password", &mut errors);
     let result = match (current, new) {
-        (Some(current), Some(new)) => accounts.change_password(db, &user, current, new).await,
+        (Some(current), Some(new)) => {
+            accounts
+                .change_password(db, &user, current, new, &origin)
+                .await
+        }
         _ => Err(AuthError::InvalidInput(errors)),
     };
     match (input.kind, result) {
@@ -131,11 +137,12 @@ async fn delete_me(
     csrf_key: &State<CsrfKey>,
     jar: &CookieJar<'_>,
     user: AuthUser,
+    origin: Origin,
     mut input: Input,
 ) -> Result<Reply, ApiError> {
     let mut errors = FieldErrors::default();
     let result = match input.fields.text("password", &mut errors) {
-        Some(password) => accounts.delete_account(db, &user, password).await,
+        Some(password) => accounts.delete_account(db, &user, password, &origin).await,
         None => Err(AuthError::InvalidInput(errors)),
     };
     match (input.kind, result) {

@@ -15,13 +15,23 @@ pub mod tokens;
 use rocket::request::Request;
 
 use crate::auth::ClientInfo;
+use crate::auth::audit::Origin;
 
 /// What a sign-in records about the client: its user agent, and its IP as Rocket resolves it
 /// (the socket's, unless `ip_header` names a trusted proxy header).
 pub fn client_info(req: &Request<'_>) -> ClientInfo {
     ClientInfo {
         user_agent: req.headers().get_one("User-Agent").map(str::to_owned),
-        ip: req.client_ip(),
+        origin: Origin::of(req),
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> rocket::request::FromRequest<'r> for Origin {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(req: &'r Request<'_>) -> rocket::request::Outcome<Self, Self::Error> {
+        rocket::request::Outcome::Success(Origin::of(req))
     }
 }
 

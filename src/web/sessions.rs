@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::body::Input;
 use super::reply::Reply;
+use crate::auth::audit::Origin;
 use crate::auth::{Accounts, AuthUser, cookies};
 use crate::db::Db;
 use crate::db::sessions::SessionInfo;
@@ -61,9 +62,10 @@ async fn revoke_own(
     accounts: &Accounts,
     user: &AuthUser,
     id: &str,
+    origin: &Origin,
 ) -> Result<(), ApiError> {
     let id = Uuid::parse_str(id).map_err(|_| ApiError::NotFound)?;
-    if accounts.revoke_session(db, user.user_id, id).await? {
+    if accounts.revoke_session(db, user, id, origin).await? {
         Ok(())
     } else {
         Err(ApiError::NotFound)
@@ -77,10 +79,11 @@ async fn revoke_form(
     accounts: &State<Accounts>,
     jar: &CookieJar<'_>,
     user: AuthUser,
+    origin: Origin,
     id: &str,
     _input: Input,
 ) -> Result<Flash<Redirect>, ApiError> {
-    revoke_own(db, accounts, &user, id).await?;
+    revoke_own(db, accounts, &user, id, &origin).await?;
     if id == user.session_id.to_string() {
         cookies::remove_session_cookies(accounts.settings(), jar);
         return Ok(Flash::success(
@@ -99,9 +102,10 @@ async fn revoke(
     db: &Db,
     accounts: &State<Accounts>,
     user: AuthUser,
+    origin: Origin,
     id: &str,
 ) -> Result<Reply, ApiError> {
-    revoke_own(db, accounts, &user, id).await?;
+    revoke_own(db, accounts, &user, id, &origin).await?;
     Ok(Reply::NoContent)
 }
 
@@ -110,9 +114,10 @@ async fn revoke_others_form(
     db: &Db,
     accounts: &State<Accounts>,
     user: AuthUser,
+    origin: Origin,
     _input: Input,
 ) -> Result<Flash<Redirect>, ApiError> {
-    let count = accounts.revoke_other_sessions(db, &user).await?;
+    let count = accounts.revoke_other_sessions(db, &user, &origin).await?;
     let message = match count {
         1 => "1 other session was signed out.".to_owned(),
         n => format!("{n} other sessions were signed out."),
@@ -126,7 +131,8 @@ async fn revoke_others(
     db: &Db,
     accounts: &State<Accounts>,
     user: AuthUser,
+    origin: Origin,
 ) -> Result<Reply, ApiError> {
-    accounts.revoke_other_sessions(db, &user).await?;
+    accounts.revoke_other_sessions(db, &user, &origin).await?;
     Ok(Reply::NoContent)
 }

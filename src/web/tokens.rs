@@ -7,6 +7,7 @@ use super::accounts::TokenBody;
 use super::body::{BodyKind, Input};
 use super::reply::Reply;
 use crate::auth::Accounts;
+use crate::auth::audit::Origin;
 use crate::db::Db;
 use crate::domain::FieldErrors;
 use crate::error::ApiError;
@@ -18,7 +19,12 @@ pub fn routes() -> Vec<Route> {
 /// Rotates a refresh token: `{"refresh_token"}` → a new token pair of the same session.
 /// Browsers never call this: their cookies are renewed transparently by the guard.
 #[post("/token/refresh", data = "<input>")]
-async fn refresh(db: &Db, accounts: &State<Accounts>, mut input: Input) -> Result<Reply, ApiError> {
+async fn refresh(
+    db: &Db,
+    accounts: &State<Accounts>,
+    origin: Origin,
+    mut input: Input,
+) -> Result<Reply, ApiError> {
     if input.kind != BodyKind::Json {
         return Err(ApiError::UnsupportedMediaType);
     }
@@ -27,6 +33,6 @@ async fn refresh(db: &Db, accounts: &State<Accounts>, mut input: Input) -> Resul
         .fields
         .text("refresh_token", &mut errors)
         .ok_or(ApiError::InvalidInput(errors))?;
-    let sign_in = accounts.refresh(db, &token).await?;
+    let sign_in = accounts.refresh(db, &token, &origin).await?;
     Ok(Reply::json(Status::Ok, &TokenBody::from(sign_in)))
 }

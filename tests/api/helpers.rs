@@ -52,6 +52,12 @@ pub async fn fresh_database() -> String {
     format!("{base}/{name}")
 }
 
+/// A security log file per test database, under the system's temporary directory.
+pub fn security_log_path(database_url: &str) -> std::path::PathBuf {
+    let name = database_url.rsplit('/').next().unwrap();
+    std::env::temp_dir().join(format!("gatehouse-{name}-security.jsonl"))
+}
+
 /// The figment a test app runs with: Rocket's (Rocket.toml, debug profile) plus test settings.
 pub fn test_figment(database_url: &str) -> Figment {
     rocket::Config::figment()
@@ -68,6 +74,7 @@ pub fn test_figment(database_url: &str) -> Figment {
 pub struct TestApp {
     pub client: Client,
     pub database_url: String,
+    pub security_log: std::path::PathBuf,
 }
 
 /// An owned response: status, headers and body.
@@ -79,7 +86,7 @@ pub struct TestResponse {
 }
 
 impl TestResponse {
-    async fn from_local(response: LocalResponse<'_>) -> Self {
+    pub async fn from_local(response: LocalResponse<'_>) -> Self {
         let status = response.status();
         let headers = response
             .headers()
@@ -92,6 +99,15 @@ impl TestResponse {
             headers,
             body,
         }
+    }
+
+    /// The headers without those that differ on every response (`Date`, `X-Request-Id`).
+    pub fn comparable_headers(&self) -> Vec<(String, String)> {
+        let mut headers = self.headers.clone();
+        headers.retain(|(name, _)| {
+            !name.eq_ignore_ascii_case("date") && !name.eq_ignore_ascii_case("x-request-id")
+        });
+        headers
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -168,17 +184,30 @@ impl TestApp {
     /// Spawns an app whose figment `configure` may change.
     pub async fn spawn_with(configure: impl FnOnce(Figment) -> Figment) -> Self {
         let database_url = fresh_database().await;
-        let rocket = gatehouse::build(configure(test_figment(&database_url)));
+        let security_log = security_log_path(&database_url);
+        let figment = test_figment(&database_url).merge(("security_log", &security_log));
+        let rocket = gatehouse::build(configure(figment));
         let client = Client::tracked(rocket).await.expect("a valid rocket");
         Self {
             client,
             database_url,
+            security_log,
         }
+    }
+
+    /// The security log's lines so far.
+    pub fn security_events(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.security_log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect()
     }
 
     /// A second instance on the same database, like another server process sharing the state.
     pub async fn another_instance(&self) -> Client {
-        Client::tracked(gatehouse::build(test_figment(&self.database_url)))
+        let figment = test_figment(&self.database_url).merge(("security_log", &self.security_log));
+        Client::tracked(gatehouse::build(figment))
             .await
             .expect("a valid rocket")
     }

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod abuse;
 mod browser;
 mod chromium;
 mod errors;

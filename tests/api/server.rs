@@ -10,16 +10,19 @@ use crate::helpers::{GOOD_PASSWORD, fresh_database, test_figment};
 pub async fn launch_server(database_url: &str) -> String {
     let (port_tx, port_rx) = oneshot::channel();
     let port_tx = std::sync::Mutex::new(Some(port_tx));
-    let rocket = gatehouse::build(test_figment(database_url).merge(("port", 0))).attach(
-        AdHoc::on_liftoff("report port", move |rocket| {
+    let figment = test_figment(database_url).merge(("port", 0)).merge((
+        "security_log",
+        crate::helpers::security_log_path(database_url),
+    ));
+    let rocket =
+        gatehouse::build(figment).attach(AdHoc::on_liftoff("report port", move |rocket| {
             let port = rocket.config().port;
             Box::pin(async move {
                 if let Some(tx) = port_tx.lock().unwrap().take() {
                     let _ = tx.send(port);
                 }
             })
-        }),
-    );
+        }));
     tokio::spawn(async move {
         let _ = rocket.launch().await;
     });

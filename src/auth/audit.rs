@@ -1,0 +1,200 @@
+//! The security log: one JSON line per security event (OWASP ASVS 16.2/16.3; OWASP Logging Cheat
+//! Sheet). Never a password, token, cookie or hash; usernames are JSON-escaped, so control
+//! characters cannot forge lines.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Usernames in the log are cut to this many characters: a rejected one may be anything.
+const MAX_NAME_CHARS: usize = 64;
+
+/// Where the request came from, for the log.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub ip: Option<IpAddr>,
+    pub request_id: Option<String>,
+}
+
+impl Origin {
+    /// The client IP (as Rocket resolves it: the socket's unless `ip_header` is configured) and
+    /// the request id of a request.
+    pub fn of(req: &rocket::Request<'_>) -> Self {
+        Self {
+            ip: req.client_ip(),
+            request_id: RequestId::of(req).map(str::to_owned),
+        }
+    }
+}
+
+/// The id of a request: a valid `X-Request-Id` from the client or the proxy, else a new UUID.
+/// Set by the request-id fairing; echoed in the response.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+impl RequestId {
+    /// Accepts an incoming id only if it is short and made of safe characters, so it cannot
+    /// inject anything into logs or headers.
+    pub fn from_header(value: Option<&str>) -> Self {
+        match value {
+            Some(v)
+                if !v.is_empty()
+                    && v.len() <= 64
+                    && v.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b)) =>
+            {
+                Self(v.to_owned())
+            }
+            _ => Self(Uuid::new_v4().to_string()),
+        }
+    }
+
+    pub fn of<'r>(req: &'r rocket::Request<'_>) -> Option<&'r str> {
+        let id: &Option<RequestId> = req.local_cache(|| None);
+        id.as_ref().map(|id| id.0.as_str())
+    }
+}
+
+/// One security event.
+#[derive(Debug, Clone, Copy)]
+pub struct Event<'a> {
+    /// e.g. `login`, `register`, `logout`, `token_rejected`.
+    pub kind: &'static str,
+    /// e.g. `success`, `wrong_password`, `unknown_user`, `throttled`.
+    pub outcome: &'static str,
+    pub user_id: Option<Uuid>,
+    /// The canonical username, when there is no user id (or next to it).
+    pub username: Option<&'a str>,
+    pub session_id: Option<Uuid>,
+}
+
+impl<'a> Event<'a> {
+    pub fn new(kind: &'static str, outcome: &'static str) -> Self {
+        Self {
+            kind,
+            outcome,
+            user_id: None,
+            username: None,
+            session_id: None,
+        }
+    }
+
+    pub fn user(mut self, user_id: Uuid) -> Self {
+        self.user_id = Some(user_id);
+        self
+    }
+
+    pub fn username(mut self, username: &'a str) -> Self {
+        self.username = Some(username);
+        self
+    }
+
+    pub fn session(mut self, session_id: Uuid) -> Self {
+        self.session_id = Some(session_id);
+        self
+    }
+}
+
+#[derive(Serialize)]
+struct Line<'a> {
+    #[serde(with = "time::serde::rfc3339")]
+    time: OffsetDateTime,
+    security_event: &'static str,
+    outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_id: Option<Uuid>,
+    ip: Option<IpAddr>,
+    request_id: Option<&'a str>,
+}
+
+pub struct SecurityLog {
+    sink: Mutex<Box<dyn Write + Send>>,
+}
+
+impl SecurityLog {
+    /// Appends to `path`, or writes to standard error when there is none.
+    pub fn open(path: Option<&str>) -> std::io::Result<Self> {
+        let sink: Box<dyn Write + Send> = match path {
+            Some(path) => Box::new(OpenOptions::new().create(true).append(true).open(path)?),
+            None => Box::new(std::io::stderr()),
+        };
+        Ok(Self {
+            sink: Mutex::new(sink),
+        })
+    }
+
+    pub fn record(&self, origin: &Origin, event: Event<'_>) {
+        let line = Line {
+            time: OffsetDateTime::now_utc(),
+            security_event: event.kind,
+            outcome: event.outcome,
+            user_id: event.user_id,
+            username: event
+                .username
+                .map(|n| n.chars().take(MAX_NAME_CHARS).collect()),
+            session_id: event.session_id,
+            ip: origin.ip,
+            request_id: origin.request_id.as_deref(),
+        };
+        let Ok(mut json) = serde_json::to_vec(&line) else {
+            return;
+        };
+        json.push(b'\n');
+        if let Ok(mut sink) = self.sink.lock() {
+            // One write per line, so concurrent events never interleave within a line.
+            let _ = sink.write_all(&json).and_then(|()| sink.flush());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Shared(std::sync::Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().write(buf)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_line_escapes_control_characters_and_carries_the_context() {
+        let buffer = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let log = SecurityLog {
+            sink: Mutex::new(Box::new(Shared(buffer.clone()))),
+        };
+        let origin = Origin {
+            ip: Some("192.0.2.1".parse().unwrap()),
+            request_id: Some("req-1".into()),
+        };
+
+        log.record(
+            &origin,
+            Event::new("login", "unknown_user").username("evil\n{\"forged\":true}\u{1b}[31m"),
+        );
+
+        let written = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
+        assert_eq!(written.lines().count(), 1, "{written}");
+        let line: serde_json::Value = serde_json::from_str(written.trim()).unwrap();
+        assert_eq!(line["security_event"], "login");
+        assert_eq!(line["outcome"], "unknown_user");
+        assert_eq!(line["ip"], "192.0.2.1");
+        assert_eq!(line["request_id"], "req-1");
+        assert!(line["username"].as_str().unwrap().contains('\n'));
+        assert!(written.contains("\\n") && written.contains("\\u001b"));
+    }
+}
