@@ -103,6 +103,7 @@ pg_psql() {
 pg_setup() {
     if [ -n "${DATABASE_URL:-}" ]; then
         pg_say "using the database at DATABASE_URL"
+        unset GATEHOUSE_PRIVATE_PG
         export DATABASE_URL
         return 0
     fi
@@ -110,8 +111,8 @@ pg_setup() {
     pg_ensure_cluster || return 1
     DATABASE_URL="postgres://gatehouse:$(cat "$PG_PASSWORD_FILE")@127.0.0.1:$GATEHOUSE_PG_PORT/gatehouse"
     export DATABASE_URL
-    # Server-side commands for tests that stop and start the cluster.
-    export GATEHOUSE_PG_CTL="$PG_BIN/pg_ctl" GATEHOUSE_PG_DATA="$PG_DATA_DIR"
+    # The outage test stops and starts this cluster (scripts/lib/pg-ctl.sh).
+    export GATEHOUSE_PRIVATE_PG=1
 }
 
 # Stops the private cluster if this script started it (for an EXIT trap).

@@ -7,6 +7,7 @@ mod abuse;
 mod browser;
 mod chromium;
 mod errors;
+mod fuzz;
 mod login;
 mod ops;
 mod protected;
