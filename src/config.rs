@@ -71,6 +71,10 @@ struct RawSettings {
     #[serde(default)]
     security_log: Option<String>,
     #[serde(default)]
+    metrics_enabled: bool,
+    #[serde(default)]
+    metrics_token: Option<Secret>,
+    #[serde(default)]
     allow_generated_secret: bool,
 }
 
@@ -139,6 +143,10 @@ pub struct Settings {
     pub throttle: ThrottleSettings,
     /// Where security events go: a file (JSON lines, appended), or standard error when unset.
     pub security_log: Option<String>,
+    /// Whether `GET /metrics` is served.
+    pub metrics_enabled: bool,
+    /// When set, `/metrics` needs `Authorization: Bearer <it>`; otherwise only loopback gets it.
+    pub metrics_token: Option<Secret>,
 }
 
 /// Throttling limits (CONTRACT.md section 3).
@@ -177,6 +185,8 @@ pub enum ConfigError {
          (NIST SP 800-63B-4)"
     )]
     PasswordMinLength(usize),
+    #[error("metrics_token must be at least 16 characters")]
+    ShortMetricsToken,
     #[error("{0} must be greater than zero")]
     Zero(&'static str),
 }
@@ -217,6 +227,13 @@ impl Settings {
                 return Err(ConfigError::Zero(name));
             }
         }
+        if raw
+            .metrics_token
+            .as_ref()
+            .is_some_and(|t| !t.expose().is_empty() && t.expose().len() < 16)
+        {
+            return Err(ConfigError::ShortMetricsToken);
+        }
         let threads = match raw.password_hash_threads {
             Some(0) => return Err(ConfigError::Zero("password_hash_threads")),
             Some(n) => n,
@@ -243,6 +260,8 @@ impl Settings {
                 register_ip_limit: raw.register_ip_limit,
             },
             security_log: raw.security_log.filter(|p| !p.is_empty()),
+            metrics_enabled: raw.metrics_enabled,
+            metrics_token: raw.metrics_token.filter(|t| !t.expose().is_empty()),
         };
         Ok((settings, generated))
     }

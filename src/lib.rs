@@ -2,11 +2,13 @@
 //!
 //! [`build`] assembles the whole application from a figment; the binary and the tests both call it.
 
+pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod logging;
 pub mod web;
 
 use rocket::fairing::AdHoc;
@@ -32,11 +34,15 @@ pub fn figment() -> Figment {
 /// The application: database, migrations, core services, routes, catchers and headers.
 pub fn build(figment: Figment) -> Rocket<Build> {
     let static_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/static");
+    let request_metrics = web::metrics::RequestMetrics::default();
     rocket::custom(figment)
         .attach(db::Db::init())
         .attach(db::migrations())
+        .attach(db::graceful_close())
         .attach(AdHoc::try_on_ignite("Gatehouse core", ignite_core))
         .attach(web::headers::SecurityHeaders)
+        .manage(request_metrics.clone())
+        .attach(request_metrics)
         .attach(AdHoc::on_liftoff("Session housekeeping", |rocket| {
             Box::pin(auth::housekeeping::start(rocket))
         }))
@@ -45,6 +51,8 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         .mount("/", web::pages::routes())
         .mount("/", web::sessions::routes())
         .mount("/", web::tokens::routes())
+        .mount("/", web::metrics::routes())
+        .mount("/", web::openapi::routes())
         .mount("/", web::ops::routes())
         .mount("/static", FileServer::from(static_dir))
         .register("/", web::catchers::catchers())

@@ -1,8 +1,11 @@
-//! The `gatehouse` command line: serve (the default) or migrate.
+//! The `gatehouse` command line: parses, sets up logging, calls the library.
 
+use std::io::BufRead;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use gatehouse::admin::{self, AdminError};
+use gatehouse::config::Settings;
 
 #[derive(Parser)]
 #[command(name = "gatehouse", version, about = "A secure authentication server")]
@@ -17,40 +20,131 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Validate the configuration, the secret and the database connection.
+    CheckConfig,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Copy users from the Flask seed's `users(username, password_hash)` table; their bcrypt
+    /// hashes keep working. Usernames that break gatehouse's rules are reported, not imported.
+    /// Running it again imports nothing twice.
+    ImportSeed {
+        /// The seed's PostgreSQL URL.
+        #[arg(long)]
+        from: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user; the password is read from standard input (one line).
+    Create { username: String },
+    /// Delete a user and end their sessions.
+    Delete { username: String },
+    /// List users with their live session counts.
+    List,
+    /// Clear a username's failed sign-ins, lifting its throttle.
+    Unlock { username: String },
+    /// End every session of a user.
+    RevokeSessions { username: String },
 }
 
 #[rocket::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => match gatehouse::build(gatehouse::figment()).launch().await {
-            Ok(_) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("gatehouse: {e}");
-                ExitCode::FAILURE
+    let figment = gatehouse::figment();
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            gatehouse::logging::init(&figment);
+            match gatehouse::build(figment).launch().await {
+                Ok(_) => Ok(String::new()),
+                Err(e) => Err(AdminError(e.to_string())),
             }
-        },
-        Command::Migrate => match migrate().await {
-            Ok(()) => {
-                println!("migrations applied");
-                ExitCode::SUCCESS
+        }
+        Command::Migrate => admin::connect(&figment)
+            .await
+            .map(|_| "migrations applied".to_owned()),
+        Command::CheckConfig => admin::check_config(&figment).await,
+        Command::User(command) => user(&figment, command).await,
+        Command::ImportSeed { from } => import_seed(&figment, &from).await,
+    };
+    match result {
+        Ok(output) => {
+            if !output.is_empty() {
+                println!("{}", output.trim_end());
             }
-            Err(e) => {
-                eprintln!("gatehouse: {e}");
-                ExitCode::FAILURE
-            }
-        },
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("gatehouse: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
-async fn migrate() -> Result<(), String> {
-    let url: String = gatehouse::figment()
-        .extract_inner("databases.main.url")
-        .map_err(|_| "no database URL: set DATABASE_URL or databases.main.url".to_owned())?;
-    let pool = sqlx::PgPool::connect(&url)
-        .await
-        .map_err(|e| format!("cannot connect to the database: {e}"))?;
-    gatehouse::db::migrate(&pool)
-        .await
-        .map_err(|e| format!("migration failed: {e}"))
+async fn user(
+    figment: &rocket::figment::Figment,
+    command: UserCommand,
+) -> Result<String, AdminError> {
+    let pool = admin::connect(figment).await?;
+    match command {
+        UserCommand::Create { username } => {
+            let (settings, _) =
+                Settings::from_figment(&figment.clone().merge(("allow_generated_secret", true)))
+                    .map_err(|e| AdminError(e.to_string()))?;
+            let mut password = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut password)
+                .map_err(|e| AdminError(format!("cannot read the password: {e}")))?;
+            let password = password.strip_suffix('\n').unwrap_or(&password);
+            let password = password.strip_suffix('\r').unwrap_or(password).to_owned();
+            let user = admin::create_user(&pool, &settings, &username, password).await?;
+            Ok(format!("created {} ({})", user.username, user.id))
+        }
+        UserCommand::Delete { username } => {
+            admin::delete_user(&pool, &username).await?;
+            Ok(format!("deleted {username}; their sessions have ended"))
+        }
+        UserCommand::List => {
+            let mut out = String::from(
+                "id                                    username                          live sessions  created\n",
+            );
+            for u in admin::list_users(&pool).await? {
+                out.push_str(&format!(
+                    "{}  {:<32}  {:>13}  {}\n",
+                    u.id,
+                    u.username,
+                    u.live_sessions,
+                    u.created_at
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_default()
+                ));
+            }
+            Ok(out)
+        }
+        UserCommand::Unlock { username } => {
+            admin::unlock_user(&pool, &username).await?;
+            Ok(format!("unlocked {username}"))
+        }
+        UserCommand::RevokeSessions { username } => {
+            let count = admin::revoke_sessions(&pool, &username).await?;
+            Ok(format!("revoked {count} sessions of {username}"))
+        }
+    }
+}
+
+async fn import_seed(figment: &rocket::figment::Figment, from: &str) -> Result<String, AdminError> {
+    let pool = admin::connect(figment).await?;
+    let report = admin::import_seed(&pool, from).await?;
+    let mut out = format!(
+        "imported {}, already present {}, rejected {}\n",
+        report.imported,
+        report.existing,
+        report.rejected.len()
+    );
+    for (name, why) in &report.rejected {
+        out.push_str(&format!("rejected {name:?}: {why}\n"));
+    }
+    Ok(out)
 }

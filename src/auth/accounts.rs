@@ -189,6 +189,14 @@ impl Accounts {
         &self.settings.throttle
     }
 
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.hasher
+    }
+
+    pub fn security_log(&self) -> &SecurityLog {
+        &self.log
+    }
+
     /// Records a security event.
     pub fn audit(&self, origin: &Origin, event: Event<'_>) {
         self.log.record(origin, event);

@@ -2,6 +2,7 @@
 //! Sheet). Never a password, token, cookie or hash; usernames are JSON-escaped, so control
 //! characters cannot forge lines.
 
+use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::net::IpAddr;
@@ -117,22 +118,41 @@ struct Line<'a> {
 }
 
 pub struct SecurityLog {
-    sink: Mutex<Box<dyn Write + Send>>,
+    /// A file, or `None` for the tracing subscriber (the process's log).
+    sink: Option<Mutex<Box<dyn Write + Send>>>,
+    /// Events by kind and outcome since start, for the metrics.
+    counts: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
 }
 
 impl SecurityLog {
-    /// Appends to `path`, or writes to standard error when there is none.
+    /// Appends JSON lines to `path`, or logs through `tracing` (target `gatehouse::security`)
+    /// when there is none.
     pub fn open(path: Option<&str>) -> std::io::Result<Self> {
-        let sink: Box<dyn Write + Send> = match path {
-            Some(path) => Box::new(OpenOptions::new().create(true).append(true).open(path)?),
-            None => Box::new(std::io::stderr()),
+        let sink = match path {
+            Some(path) => {
+                let file = OpenOptions::new().create(true).append(true).open(path)?;
+                Some(Mutex::new(Box::new(file) as Box<dyn Write + Send>))
+            }
+            None => None,
         };
         Ok(Self {
-            sink: Mutex::new(sink),
+            sink,
+            counts: Mutex::new(BTreeMap::new()),
         })
     }
 
+    /// How many events of each kind and outcome were recorded since start.
+    pub fn counts(&self) -> Vec<((&'static str, &'static str), u64)> {
+        self.counts
+            .lock()
+            .map(|c| c.iter().map(|(k, v)| (*k, *v)).collect())
+            .unwrap_or_default()
+    }
+
     pub fn record(&self, origin: &Origin, event: Event<'_>) {
+        if let Ok(mut counts) = self.counts.lock() {
+            *counts.entry((event.kind, event.outcome)).or_default() += 1;
+        }
         let line = Line {
             time: OffsetDateTime::now_utc(),
             security_event: event.kind,
@@ -145,11 +165,25 @@ impl SecurityLog {
             ip: origin.ip,
             request_id: origin.request_id.as_deref(),
         };
+        let Some(sink) = &self.sink else {
+            tracing::info!(
+                target: "gatehouse::security",
+                security_event = line.security_event,
+                outcome = line.outcome,
+                user_id = line.user_id.map(tracing::field::display),
+                username = line.username.as_deref().map(tracing::field::debug),
+                session_id = line.session_id.map(tracing::field::display),
+                ip = line.ip.map(tracing::field::display),
+                request_id = line.request_id,
+                "security event"
+            );
+            return;
+        };
         let Ok(mut json) = serde_json::to_vec(&line) else {
             return;
         };
         json.push(b'\n');
-        if let Ok(mut sink) = self.sink.lock() {
+        if let Ok(mut sink) = sink.lock() {
             // One write per line, so concurrent events never interleave within a line.
             let _ = sink.write_all(&json).and_then(|()| sink.flush());
         }
@@ -175,7 +209,8 @@ mod tests {
     fn a_line_escapes_control_characters_and_carries_the_context() {
         let buffer = std::sync::Arc::new(Mutex::new(Vec::new()));
         let log = SecurityLog {
-            sink: Mutex::new(Box::new(Shared(buffer.clone()))),
+            sink: Some(Mutex::new(Box::new(Shared(buffer.clone())))),
+            counts: Mutex::new(BTreeMap::new()),
         };
         let origin = Origin {
             ip: Some("192.0.2.1".parse().unwrap()),
@@ -196,5 +231,6 @@ mod tests {
         assert_eq!(line["request_id"], "req-1");
         assert!(line["username"].as_str().unwrap().contains('\n'));
         assert!(written.contains("\\n") && written.contains("\\u001b"));
+        assert_eq!(log.counts(), [(("login", "unknown_user"), 1)]);
     }
 }

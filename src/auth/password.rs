@@ -1,5 +1,6 @@
 //! bcrypt on its own bounded pool of threads, never on the async workers.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -28,6 +29,8 @@ pub enum HashError {
 /// flood of sign-ins cannot queue unbounded work or memory.
 pub struct PasswordHasher {
     jobs: SyncSender<Job>,
+    /// Jobs queued or running, for the metrics.
+    in_flight: Arc<AtomicUsize>,
     cost: u32,
     /// A hash of the configured cost that no password matches, verified for unknown users so
     /// that they cost the same as known ones (OWASP Authentication Cheat Sheet, "Authentication
@@ -62,6 +65,7 @@ impl PasswordHasher {
         }
         let mut hasher = Self {
             jobs,
+            in_flight: Arc::new(AtomicUsize::new(0)),
             cost,
             dummy_hash: String::new(),
         };
@@ -77,14 +81,25 @@ impl PasswordHasher {
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashError> {
         let (tx, rx) = oneshot::channel();
+        let in_flight = Arc::clone(&self.in_flight);
         let job: Job = Box::new(move || {
             let _ = tx.send(work());
+            in_flight.fetch_sub(1, Ordering::Relaxed);
         });
-        self.jobs.try_send(job).map_err(|e| match e {
-            TrySendError::Full(_) => HashError::Busy,
-            TrySendError::Disconnected(_) => HashError::Stopped,
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.jobs.try_send(job).map_err(|e| {
+            self.in_flight.fetch_sub(1, Ordering::Relaxed);
+            match e {
+                TrySendError::Full(_) => HashError::Busy,
+                TrySendError::Disconnected(_) => HashError::Stopped,
+            }
         })?;
         rx.await.map_err(|_| HashError::Stopped)
+    }
+
+    /// Password checks queued or running now.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
     }
 
     /// Hashes a password at the configured cost.

@@ -223,3 +223,23 @@ pub async fn purge_ended(pool: &PgPool, keep: Duration) -> Result<u64, sqlx::Err
     .await?;
     Ok(sessions.rows_affected())
 }
+
+/// Revokes every live session of a user; returns how many.
+pub async fn revoke_all_sessions(pool: &PgPool, user_id: Uuid) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query!(
+        "UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+        user_id
+    )
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected())
+}
+
+/// Live sessions across all users, for the metrics.
+pub async fn count_live(pool: &PgPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM sessions WHERE revoked_at IS NULL AND expires_at > now()"#
+    )
+    .fetch_one(pool)
+    .await
+}

@@ -104,3 +104,43 @@ pub async fn delete_user(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
         .await?;
     Ok(result.rows_affected() == 1)
 }
+
+/// A user row for the admin listing.
+#[derive(Debug)]
+pub struct UserSummary {
+    pub id: Uuid,
+    pub username: String,
+    pub created_at: OffsetDateTime,
+    pub live_sessions: i64,
+}
+
+pub async fn list_users(pool: &PgPool) -> Result<Vec<UserSummary>, sqlx::Error> {
+    sqlx::query_as!(
+        UserSummary,
+        r#"SELECT u.id, u.username, u.created_at,
+                  (SELECT count(*) FROM sessions s
+                   WHERE s.user_id = u.id AND s.revoked_at IS NULL AND s.expires_at > now())
+                  AS "live_sessions!"
+           FROM users u ORDER BY u.created_at, u.username"#
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Inserts a user with an existing hash unless the name is taken (in any letter case); returns
+/// whether a row was inserted. Used by the seed import, so running it twice imports nothing twice.
+pub async fn insert_user_if_absent(
+    pool: &PgPool,
+    username: &Username,
+    password_hash: &str,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query!(
+        "INSERT INTO users (username, password_hash) VALUES ($1, $2)
+         ON CONFLICT (lower(username)) DO NOTHING",
+        username.as_str(),
+        password_hash
+    )
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}

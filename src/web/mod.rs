@@ -6,6 +6,8 @@ pub mod body;
 pub mod catchers;
 pub mod headers;
 pub mod me;
+pub mod metrics;
+pub mod openapi;
 pub mod ops;
 pub mod pages;
 pub mod reply;

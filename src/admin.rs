@@ -1,0 +1,232 @@
+//! The administrative commands behind `gatehouse user …`, `check-config` and `import-seed`: the same
+//! rules and storage as the server, without HTTP.
+
+use std::fmt::Write as _;
+
+use rocket::figment::Figment;
+use sqlx::PgPool;
+
+use crate::auth::PasswordHasher;
+use crate::auth::blocklist::CommonPasswords;
+use crate::config::Settings;
+use crate::db;
+use crate::domain::{NewAccount, PasswordPolicy, RawCredentials, Username};
+
+/// A failed command: the message says what went wrong and what to do.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct AdminError(pub String);
+
+impl From<sqlx::Error> for AdminError {
+    fn from(e: sqlx::Error) -> Self {
+        Self(format!("database error: {e}"))
+    }
+}
+
+fn no_such_user(name: &str) -> AdminError {
+    AdminError(format!("no user named {name:?}"))
+}
+
+/// The database URL of the configuration (`DATABASE_URL` wins).
+pub fn database_url(figment: &Figment) -> Result<String, AdminError> {
+    figment
+        .extract_inner("databases.main.url")
+        .map_err(|_| AdminError("no database URL: set DATABASE_URL or databases.main.url".into()))
+}
+
+pub async fn connect(figment: &Figment) -> Result<PgPool, AdminError> {
+    let url = database_url(figment)?;
+    let pool = PgPool::connect(&url)
+        .await
+        .map_err(|e| AdminError(format!("cannot connect to the database: {e}")))?;
+    db::migrate(&pool)
+        .await
+        .map_err(|e| AdminError(format!("cannot apply migrations: {e}")))?;
+    Ok(pool)
+}
+
+/// Checks the whole configuration the way the server would at start-up, and the database.
+/// Returns a report; an error lists every problem found.
+pub async fn check_config(figment: &Figment) -> Result<String, AdminError> {
+    let mut problems = Vec::new();
+    let mut report = String::new();
+    match Settings::from_figment(figment) {
+        Ok((settings, generated)) => {
+            let _ = writeln!(report, "settings: ok ({settings:?})");
+            if generated {
+                let _ = writeln!(
+                    report,
+                    "warning: no jwt_secret: a random one would be generated per start (debug only)"
+                );
+            }
+        }
+        Err(e) => problems.push(e.to_string()),
+    }
+    match figment.extract::<rocket::Config>() {
+        Ok(config) => {
+            let _ = writeln!(report, "listening on {}:{}", config.address, config.port);
+        }
+        Err(e) => problems.push(format!("Rocket settings: {e}")),
+    }
+    match database_url(figment) {
+        Ok(url) => match PgPool::connect(&url).await {
+            Ok(pool) => match db::is_ready(&pool).await {
+                Ok(true) => report.push_str("database: reachable, migrations applied\n"),
+                Ok(false) => {
+                    report.push_str("database: reachable, migrations pending (applied at start)\n")
+                }
+                Err(_) => report
+                    .push_str("database: reachable, not yet migrated (migrations run at start)\n"),
+            },
+            Err(e) => problems.push(format!("database: cannot connect: {e}")),
+        },
+        Err(e) => problems.push(e.0),
+    }
+    if problems.is_empty() {
+        Ok(report)
+    } else {
+        Err(AdminError(problems.join("\n")))
+    }
+}
+
+/// Creates a user with the same rules as registration.
+pub async fn create_user(
+    pool: &PgPool,
+    settings: &Settings,
+    username: &str,
+    password: String,
+) -> Result<db::users::User, AdminError> {
+    let policy = PasswordPolicy {
+        min_length: settings.password_min_length,
+    };
+    let common = CommonPasswords::load();
+    let raw = RawCredentials {
+        username: username.to_owned(),
+        password,
+    };
+    let account = NewAccount::parse(raw, &policy, |p| common.contains(p)).map_err(|fields| {
+        let problems: Vec<String> = fields
+            .iter()
+            .map(|(field, problems)| format!("{field} {}", problems.join(", ")))
+            .collect();
+        AdminError(problems.join("; "))
+    })?;
+    let hasher = PasswordHasher::start(1, 1, settings.bcrypt_cost)
+        .await
+        .map_err(|e| AdminError(e.to_string()))?;
+    let hash = hasher
+        .hash(account.password)
+        .await
+        .map_err(|e| AdminError(e.to_string()))?;
+    db::users::insert_user(pool, &account.username, &hash)
+        .await
+        .map_err(|e| match db::unique_violation(&e) {
+            Some(db::users::USERNAME_UNIQUE) => {
+                AdminError(format!("the username {username:?} is taken"))
+            }
+            _ => e.into(),
+        })
+}
+
+async fn find(pool: &PgPool, name: &str) -> Result<db::users::StoredCredentials, AdminError> {
+    let username = Username::parse(name).map_err(|_| no_such_user(name))?;
+    db::users::find_credentials(pool, &username)
+        .await?
+        .ok_or_else(|| no_such_user(name))
+}
+
+/// Deletes a user; their sessions end at once.
+pub async fn delete_user(pool: &PgPool, name: &str) -> Result<(), AdminError> {
+    let user = find(pool, name).await?;
+    db::users::delete_user(pool, user.id).await?;
+    Ok(())
+}
+
+pub async fn list_users(pool: &PgPool) -> Result<Vec<db::users::UserSummary>, AdminError> {
+    Ok(db::users::list_users(pool).await?)
+}
+
+/// Clears a username's failed sign-ins, lifting its throttle.
+pub async fn unlock_user(pool: &PgPool, name: &str) -> Result<(), AdminError> {
+    db::throttle::clear_failures(pool, &name.to_lowercase()).await?;
+    Ok(())
+}
+
+/// Revokes every session of a user; returns how many.
+pub async fn revoke_sessions(pool: &PgPool, name: &str) -> Result<u64, AdminError> {
+    let user = find(pool, name).await?;
+    Ok(db::sessions::revoke_all_sessions(pool, user.id).await?)
+}
+
+/// What an import did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    pub imported: usize,
+    /// Already present (imported before, or the name is taken in another letter case).
+    pub existing: usize,
+    /// Not imported, with the reason: usernames that break the rules, hashes that are not bcrypt.
+    pub rejected: Vec<(String, String)>,
+}
+
+/// Copies users from the Flask seed's `users(username, password_hash)` table. Their bcrypt hashes
+/// are kept as they are, so people keep their passwords. Idempotent.
+pub async fn import_seed(pool: &PgPool, seed_url: &str) -> Result<ImportReport, AdminError> {
+    let seed = PgPool::connect(seed_url)
+        .await
+        .map_err(|e| AdminError(format!("cannot connect to the seed database: {e}")))?;
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT username::text, password_hash::text FROM users ORDER BY 1")
+            .fetch_all(&seed)
+            .await
+            .map_err(|e| AdminError(format!("cannot read the seed's users table: {e}")))?;
+    let mut report = ImportReport::default();
+    for (name, hash) in rows {
+        let username = match Username::parse(&name) {
+            Ok(username) => username,
+            Err(problem) => {
+                report.rejected.push((name, format!("username {problem}")));
+                continue;
+            }
+        };
+        if !is_bcrypt_hash(&hash) {
+            report
+                .rejected
+                .push((name, "password hash is not a bcrypt hash".into()));
+            continue;
+        }
+        if db::users::insert_user_if_absent(pool, &username, &hash).await? {
+            report.imported += 1;
+        } else {
+            report.existing += 1;
+        }
+    }
+    Ok(report)
+}
+
+/// `$2a$`/`$2b$`/`$2y$`, a two-digit cost and 53 characters of bcrypt's base64.
+fn is_bcrypt_hash(hash: &str) -> bool {
+    let bytes = hash.as_bytes();
+    hash.len() == 60
+        && (hash.starts_with("$2a$") || hash.starts_with("$2b$") || hash.starts_with("$2y$"))
+        && bytes[4].is_ascii_digit()
+        && bytes[5].is_ascii_digit()
+        && bytes[6] == b'$'
+        && bytes[7..]
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'.' || *b == b'/')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_bcrypt_hashes_only() {
+        assert!(is_bcrypt_hash(
+            "$2b$12$t6Xa.EbwEmo10T/ZAmucR.nN52v1Mp5yb6WkJMnDtRrTpoZJH2Lem"
+        ));
+        assert!(!is_bcrypt_hash("plaintext"));
+        assert!(!is_bcrypt_hash("$2b$12$short"));
+        assert!(!is_bcrypt_hash("pbkdf2:sha256:260000$abc$def"));
+    }
+}

@@ -1,0 +1,39 @@
+//! Logs through `tracing`: human-readable by default, one JSON object per line with
+//! `log_format = "json"`. Rocket's own `log` lines are bridged into the same subscriber.
+
+use rocket::figment::Figment;
+use tracing_subscriber::EnvFilter;
+
+/// Installs the global subscriber, once, before Rocket starts (Rocket then leaves its own logger
+/// out). `RUST_LOG` overrides the level derived from Rocket's `log_level`.
+pub fn init(figment: &Figment) {
+    let format: String = figment
+        .extract_inner("log_format")
+        .unwrap_or_else(|_| "text".to_owned());
+    let level: String = figment
+        .extract_inner("log_level")
+        .unwrap_or_else(|_| "normal".to_owned());
+    let default = match level.as_str() {
+        "off" => "off",
+        "critical" => "warn",
+        "debug" => "debug",
+        _ => "info",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        // Rocket's per-request chatter stays at debug; gatehouse logs each request itself.
+        EnvFilter::new(format!("{default},rocket::server=warn,_=warn"))
+    });
+    let _ = tracing_log::LogTracer::init();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if format == "json" {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init()
+    } else {
+        builder.with_target(false).try_init()
+    };
+}

@@ -1,0 +1,315 @@
+//! `GET /openapi.json` (OpenAPI 3.1) and `GET /docs`, one description of every JSON endpoint.
+//! A test compares the document's operations with the mounted routes, so the two cannot drift.
+
+use askama::Template;
+use rocket::http::Status;
+use rocket::serde::json::Json;
+use rocket::{Route, get, routes};
+use serde_json::{Value, json};
+
+use super::pages::BrowserRequest;
+use super::reply::Reply;
+use crate::error::ApiError;
+
+pub fn routes() -> Vec<Route> {
+    routes![openapi, docs]
+}
+
+fn error_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    })
+}
+
+fn json_body(schema: &str, example: Value) -> Value {
+    json!({
+        "required": true,
+        "content": {"application/json": {
+            "schema": {"$ref": format!("#/components/schemas/{schema}")},
+            "example": example
+        }}
+    })
+}
+
+fn json_ok(description: &str, schema: Value) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": schema}}})
+}
+
+fn schema(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+fn bearer() -> Value {
+    json!([{"bearerAuth": []}])
+}
+
+/// The OpenAPI 3.1 document.
+pub fn document() -> Value {
+    let e400 = error_response("Malformed body (`malformed_body`).");
+    let e401 = error_response(
+        "`missing_token`, `token_expired` or `invalid_token`; with `WWW-Authenticate: Bearer`.",
+    );
+    let e403 = error_response(
+        "Wrong password (`invalid_credentials`), or `csrf_failed` for cookie-authenticated requests.",
+    );
+    let e413 = error_response("Body over the limit (`payload_too_large`).");
+    let e415 = error_response("Not `application/json` (`unsupported_media_type`).");
+    let e422 =
+        error_response("Well-formed body breaking the rules (`invalid_input`, with `fields`).");
+    let e429 = error_response("Throttled (`too_many_requests`); see `Retry-After`.");
+    let e503 = error_response("Database unavailable (`unavailable`); see `Retry-After`.");
+    let body_errors = |extra: &[(&str, &Value)]| {
+        let mut responses =
+            json!({"400": e400, "413": e413, "415": e415, "422": e422, "503": e503});
+        for (status, value) in extra {
+            responses[*status] = (*value).clone();
+        }
+        responses
+    };
+    let credentials = json!({"username": "alice", "password": "correct horse battery staple"});
+
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Gatehouse",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "A secure authentication server. Every error is `{\"error\", \"message\"}` (plus `fields` for `invalid_input`)."
+        },
+        "paths": {
+            "/register": {"post": {
+                "summary": "Create an account",
+                "requestBody": json_body("Credentials", credentials.clone()),
+                "responses": {
+                    "201": json_ok("The new account.", schema("User")),
+                    "409": error_response("The username is taken, in any letter case (`username_taken`)."),
+                    "429": e429.clone(), "400": e400, "413": e413, "415": e415, "422": e422, "503": e503
+                }
+            }},
+            "/login": {"post": {
+                "summary": "Sign in: check the password, open a session, get tokens",
+                "requestBody": json_body("Credentials", credentials),
+                "responses": body_errors(&[
+                    ("200", &json_ok("Tokens of a new session.", schema("Tokens"))),
+                    ("401", &error_response("Unknown user or wrong password, indistinguishably (`invalid_credentials`).")),
+                    ("429", &e429),
+                ])
+            }},
+            "/token/refresh": {"post": {
+                "summary": "Rotate a refresh token: a new pair of the same session",
+                "requestBody": json_body("RefreshRequest", json!({"refresh_token": "…"})),
+                "responses": body_errors(&[
+                    ("200", &json_ok("A new token pair.", schema("Tokens"))),
+                    ("401", &error_response("Unknown, expired, spent or revoked refresh token (`invalid_token`).")),
+                ])
+            }},
+            "/protected": {"get": {
+                "summary": "The seed's protected endpoint: a welcome for a valid token",
+                "security": bearer(),
+                "responses": {"200": json_ok("Welcome.", schema("Welcome")), "401": e401, "503": e503}
+            }},
+            "/logout": {"post": {
+                "summary": "Revoke this session",
+                "security": bearer(),
+                "responses": {"204": {"description": "Signed out."}, "401": e401, "403": e403, "503": e503}
+            }},
+            "/me": {
+                "get": {
+                    "summary": "The signed-in account",
+                    "security": bearer(),
+                    "responses": {"200": json_ok("The account.", schema("User")), "401": e401, "503": e503}
+                },
+                "delete": {
+                    "summary": "Delete the account (password required); every session ends",
+                    "security": bearer(),
+                    "requestBody": json_body("PasswordConfirmation", json!({"password": "correct horse battery staple"})),
+                    "responses": body_errors(&[
+                        ("204", &json!({"description": "Deleted."})),
+                        ("401", &e401), ("403", &e403), ("429", &e429),
+                    ])
+                }
+            },
+            "/me/password": {"post": {
+                "summary": "Change the password; every other session ends",
+                "security": bearer(),
+                "requestBody": json_body("PasswordChange", json!({"current_password": "correct horse battery staple", "new_password": "an entirely different passphrase"})),
+                "responses": body_errors(&[
+                    ("204", &json!({"description": "Changed."})),
+                    ("401", &e401), ("403", &e403), ("429", &e429),
+                ])
+            }},
+            "/sessions": {"get": {
+                "summary": "The signed-in user's live sessions",
+                "security": bearer(),
+                "responses": {
+                    "200": json_ok("Sessions, most recently used first.", json!({"type": "array", "items": schema("Session")})),
+                    "401": e401, "503": e503
+                }
+            }},
+            "/sessions/{id}": {"delete": {
+                "summary": "Revoke one of your sessions",
+                "security": bearer(),
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}],
+                "responses": {
+                    "204": {"description": "Revoked."},
+                    "404": error_response("No such live session of yours (`not_found`)."),
+                    "401": e401, "403": e403, "503": e503
+                }
+            }},
+            "/sessions/revoke-others": {"post": {
+                "summary": "Sign out everywhere else",
+                "security": bearer(),
+                "responses": {"204": {"description": "Every other session revoked."}, "401": e401, "403": e403, "503": e503}
+            }},
+            "/healthz": {"get": {
+                "summary": "Liveness: the process serves",
+                "responses": {"200": json_ok("Serving.", json!({"type": "object", "properties": {"status": {"const": "ok"}}}))}
+            }},
+            "/readyz": {"get": {
+                "summary": "Readiness: the database answers and migrations are applied",
+                "responses": {
+                    "200": json_ok("Ready.", json!({"type": "object", "properties": {"status": {"const": "ready"}}})),
+                    "503": e503
+                }
+            }},
+            "/openapi.json": {"get": {
+                "summary": "This document",
+                "responses": {"200": {"description": "OpenAPI 3.1.", "content": {"application/json": {}}}}
+            }},
+            "/metrics": {"get": {
+                "summary": "Prometheus metrics (when enabled; loopback or metrics_token only)",
+                "responses": {
+                    "200": {"description": "Prometheus text format.", "content": {"text/plain": {}}},
+                    "404": error_response("Disabled, or not allowed (`not_found`).")
+                }
+            }}
+        },
+        "components": {
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (at+jwt, HS256)"}
+            },
+            "schemas": {
+                "Credentials": {
+                    "type": "object", "required": ["username", "password"],
+                    "properties": {
+                        "username": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{2,31}$"},
+                        "password": {"type": "string", "description": "15+ characters (configurable), at most 72 bytes of UTF-8, not a common password, not containing the username."}
+                    }
+                },
+                "RefreshRequest": {"type": "object", "required": ["refresh_token"], "properties": {"refresh_token": {"type": "string"}}},
+                "PasswordConfirmation": {"type": "object", "required": ["password"], "properties": {"password": {"type": "string"}}},
+                "PasswordChange": {
+                    "type": "object", "required": ["current_password", "new_password"],
+                    "properties": {"current_password": {"type": "string"}, "new_password": {"type": "string"}}
+                },
+                "User": {
+                    "type": "object", "required": ["id", "username", "created_at"],
+                    "properties": {
+                        "id": {"type": "string", "format": "uuid"},
+                        "username": {"type": "string"},
+                        "created_at": {"type": "string", "format": "date-time"}
+                    }
+                },
+                "Tokens": {
+                    "type": "object",
+                    "required": ["access_token", "token_type", "expires_in", "refresh_token", "token"],
+                    "properties": {
+                        "access_token": {"type": "string"},
+                        "token_type": {"const": "Bearer"},
+                        "expires_in": {"type": "integer", "description": "Seconds."},
+                        "refresh_token": {"type": "string"},
+                        "token": {"type": "string", "description": "The access token again, under the seed's name."}
+                    }
+                },
+                "Welcome": {
+                    "type": "object", "required": ["message", "username"],
+                    "properties": {"message": {"type": "string"}, "username": {"type": "string"}}
+                },
+                "Session": {
+                    "type": "object",
+                    "required": ["id", "created_at", "last_used_at", "user_agent", "ip", "current"],
+                    "properties": {
+                        "id": {"type": "string", "format": "uuid"},
+                        "created_at": {"type": "string", "format": "date-time"},
+                        "last_used_at": {"type": "string", "format": "date-time"},
+                        "user_agent": {"type": ["string", "null"]},
+                        "ip": {"type": ["string", "null"]},
+                        "current": {"type": "boolean"}
+                    }
+                },
+                "Error": {
+                    "type": "object", "required": ["error", "message"],
+                    "properties": {
+                        "error": {"type": "string", "enum": [
+                            "malformed_body", "invalid_credentials", "missing_token", "token_expired",
+                            "invalid_token", "csrf_failed", "not_found", "method_not_allowed",
+                            "username_taken", "payload_too_large", "unsupported_media_type",
+                            "invalid_input", "too_many_requests", "unavailable", "internal_error"
+                        ]},
+                        "message": {"type": "string"},
+                        "fields": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}
+                    }
+                }
+            }
+        }
+    })
+}
+
+#[get("/openapi.json")]
+fn openapi() -> Json<Value> {
+    Json(document())
+}
+
+struct DocEntry {
+    method: String,
+    path: String,
+    summary: String,
+    curl: String,
+}
+
+#[derive(Template)]
+#[template(path = "docs.html")]
+struct DocsPage {
+    entries: Vec<DocEntry>,
+}
+
+/// A curl command for an operation, with its example body and the Bearer header where needed.
+fn curl(method: &str, path: &str, operation: &Value) -> String {
+    let mut command = String::from("curl -s");
+    if method != "get" {
+        command.push_str(&format!(" -X {}", method.to_uppercase()));
+    }
+    command.push_str(&format!(
+        " http://127.0.0.1:8000{}",
+        path.replace("{id}", "$SESSION_ID")
+    ));
+    if operation.get("security").is_some() {
+        command.push_str(" \\\n  -H \"Authorization: Bearer $TOKEN\"");
+    }
+    if let Some(example) = operation.pointer("/requestBody/content/application~1json/example") {
+        command.push_str(&format!(
+            " \\\n  -H 'Content-Type: application/json' -d '{example}'"
+        ));
+    }
+    command
+}
+
+/// Every JSON endpoint with a curl example, for people.
+#[get("/docs")]
+fn docs(_browser: BrowserRequest) -> Result<Reply, ApiError> {
+    let document = document();
+    let mut entries = Vec::new();
+    if let Some(paths) = document["paths"].as_object() {
+        for (path, operations) in paths {
+            for (method, operation) in operations.as_object().into_iter().flatten() {
+                entries.push(DocEntry {
+                    method: method.to_uppercase(),
+                    path: path.clone(),
+                    summary: operation["summary"].as_str().unwrap_or_default().to_owned(),
+                    curl: curl(method, path, operation),
+                });
+            }
+        }
+    }
+    Reply::page(Status::Ok, &DocsPage { entries })
+}
