@@ -42,38 +42,55 @@ async fn me(db: &Db, user: AuthUser) -> Result<Json<UserBody>, ApiError> {
     Ok(Json(user.into()))
 }
 
-/// A failed account action, for browsers: the dashboard again, with the status and the message.
-#[allow(clippy::too_many_arguments)]
-async fn dashboard_error(
-    db: &Db,
-    accounts: &Accounts,
-    csrf_key: &CsrfKey,
-    jar: &CookieJar<'_>,
-    user: &AuthUser,
-    error: AuthError,
-    what: &str,
-) -> Result<Reply, ApiError> {
-    let (status, message) = match error {
-        AuthError::WrongPassword => (
-            Status::Forbidden,
-            format!("{what}: the password is incorrect."),
-        ),
-        AuthError::InvalidInput(fields) => (
-            Status::UnprocessableEntity,
-            format!("{what}: {}", describe(&fields)),
-        ),
-        other => return Err(other.into()),
-    };
-    dashboard_reply(
-        db,
-        accounts,
-        csrf_key,
-        jar,
-        user,
-        status,
-        DashboardNotice::Error(message),
-    )
-    .await
+/// What an account action needs to answer a browser: the dashboard is shown again on failure.
+struct Dashboard<'a, 'r> {
+    db: &'a Db,
+    accounts: &'a Accounts,
+    csrf_key: &'a CsrfKey,
+    jar: &'a CookieJar<'r>,
+    user: &'a AuthUser,
+}
+
+impl Dashboard<'_, '_> {
+    /// Answers an account action: `204` to JSON clients; to browsers, `on_success`'s redirect, or
+    /// the dashboard again with the status and a sentence saying what went wrong.
+    async fn answer(
+        &self,
+        kind: BodyKind,
+        result: Result<(), AuthError>,
+        on_success: impl FnOnce() -> Reply,
+        what: &str,
+    ) -> Result<Reply, ApiError> {
+        let error = match (kind, result) {
+            (BodyKind::Json, result) => {
+                return result.map(|()| Reply::NoContent).map_err(Into::into);
+            }
+            (BodyKind::Form, Ok(())) => return Ok(on_success()),
+            (BodyKind::Form, Err(error)) => error,
+        };
+        let (status, message) = match error {
+            AuthError::WrongPassword => (
+                Status::Forbidden,
+                format!("{what}: the password is incorrect."),
+            ),
+            AuthError::InvalidInput(fields) => (
+                Status::UnprocessableEntity,
+                format!("{what}: {}", describe(&fields)),
+            ),
+            other => return Err(other.into()),
+        };
+        let notice = DashboardNotice::Error(message);
+        dashboard_reply(
+            self.db,
+            self.accounts,
+            self.csrf_key,
+            self.jar,
+            self.user,
+            status,
+            notice,
+        )
+        .await
+    }
 }
 
 /// Field problems as one sentence for a page.
@@ -108,25 +125,22 @@ async fn change_password(
         }
         _ => Err(AuthError::InvalidInput(errors)),
     };
-    match (input.kind, result) {
-        (BodyKind::Json, result) => result.map(|()| Reply::NoContent).map_err(Into::into),
-        (BodyKind::Form, Ok(())) => Ok(Reply::flash(
+    let dashboard = Dashboard {
+        db,
+        accounts,
+        csrf_key,
+        jar,
+        user: &user,
+    };
+    let changed = || {
+        Reply::flash(
             "/dashboard",
             "Your password was changed. Every other session was signed out.",
-        )),
-        (BodyKind::Form, Err(e)) => {
-            dashboard_error(
-                db,
-                accounts,
-                csrf_key,
-                jar,
-                &user,
-                e,
-                "The password was not changed",
-            )
-            .await
-        }
-    }
+        )
+    };
+    dashboard
+        .answer(input.kind, result, changed, "The password was not changed")
+        .await
 }
 
 /// `{"password"}` → `204`; the account, its sessions and their tokens are gone at once.
@@ -145,23 +159,18 @@ async fn delete_me(
         Some(password) => accounts.delete_account(db, &user, password, &origin).await,
         None => Err(AuthError::InvalidInput(errors)),
     };
-    match (input.kind, result) {
-        (BodyKind::Json, result) => result.map(|()| Reply::NoContent).map_err(Into::into),
-        (BodyKind::Form, Ok(())) => {
-            cookies::remove_session_cookies(accounts.settings(), jar);
-            Ok(Reply::flash("/", "Your account was deleted."))
-        }
-        (BodyKind::Form, Err(e)) => {
-            dashboard_error(
-                db,
-                accounts,
-                csrf_key,
-                jar,
-                &user,
-                e,
-                "The account was not deleted",
-            )
-            .await
-        }
-    }
+    let dashboard = Dashboard {
+        db,
+        accounts,
+        csrf_key,
+        jar,
+        user: &user,
+    };
+    let deleted = || {
+        cookies::remove_session_cookies(accounts.settings(), jar);
+        Reply::flash("/", "Your account was deleted.")
+    };
+    dashboard
+        .answer(input.kind, result, deleted, "The account was not deleted")
+        .await
 }

@@ -41,10 +41,7 @@ async fn after_five_failures_a_username_is_throttled_even_with_the_right_passwor
     response.assert_error(Status::TooManyRequests, "too_many_requests");
     let wait: u64 = response.header("Retry-After").unwrap().parse().unwrap();
     assert!((1..=900).contains(&wait), "{wait}");
-    let failures: i64 = sqlx::query_scalar("SELECT count(*) FROM login_failures")
-        .fetch_one(&app.pool().await)
-        .await
-        .unwrap();
+    let failures = app.count("login_failures").await;
     assert_eq!(
         failures, 5,
         "a throttled attempt is not checked, so not counted"
@@ -172,10 +169,7 @@ async fn a_client_ip_gets_a_limited_number_of_registrations_a_minute() {
     let response = app.register("bob", GOOD_PASSWORD).await;
 
     response.assert_error(Status::TooManyRequests, "too_many_requests");
-    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
-        .fetch_one(&app.pool().await)
-        .await
-        .unwrap();
+    let users = app.count("users").await;
     assert_eq!(users, 1);
 }
 
@@ -418,10 +412,7 @@ async fn control_characters_bidi_overrides_and_sql_in_usernames_get_422_and_stor
             .await
             .assert_error(Status::UnprocessableEntity, "invalid_input");
     }
-    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
-        .fetch_one(&app.pool().await)
-        .await
-        .unwrap();
+    let users = app.count("users").await;
     assert_eq!(users, 0);
 }
 
@@ -459,10 +450,7 @@ async fn a_2_mib_body_gets_413_before_any_work() {
         .await;
 
     response.assert_error(Status::PayloadTooLarge, "payload_too_large");
-    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
-        .fetch_one(&app.pool().await)
-        .await
-        .unwrap();
+    let users = app.count("users").await;
     assert_eq!(users, 0);
     let form = app
         .post_raw("/login", ContentType::Form, &vec![b'a'; 2 * 1024 * 1024])

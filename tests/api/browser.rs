@@ -240,10 +240,7 @@ async fn form_posts_without_a_valid_csrf_token_are_refused_and_change_nothing() 
         assert_eq!(response.status, Status::Forbidden);
         assert!(response.is_html());
     }
-    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
-        .fetch_one(&app.pool().await)
-        .await
-        .unwrap();
+    let users = app.count("users").await;
     assert_eq!(users, 0);
 }
 

@@ -30,10 +30,7 @@ async fn json_that_is_not_an_object_or_repeats_a_key_gets_422() {
 
         response.assert_error(Status::UnprocessableEntity, "invalid_input");
     }
-    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
-        .fetch_one(&app.pool().await)
-        .await
-        .unwrap();
+    let users = app.count("users").await;
     assert_eq!(users, 0);
 }
 

@@ -242,6 +242,14 @@ impl TestApp {
         TestResponse::from_local(request.dispatch().await).await
     }
 
+    /// The number of rows in a table of the test database.
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+            .fetch_one(&self.pool().await)
+            .await
+            .expect("count rows")
+    }
+
     pub async fn pool(&self) -> sqlx::PgPool {
         sqlx::PgPool::connect(&self.database_url)
             .await

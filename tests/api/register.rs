@@ -47,10 +47,7 @@ async fn a_username_taken_in_another_letter_case_gets_409() {
     let response = app.register("ALICE", "another long password 123").await;
 
     response.assert_error(Status::Conflict, "username_taken");
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
-        .fetch_one(&app.pool().await)
-        .await
-        .unwrap();
+    let count = app.count("users").await;
     assert_eq!(count, 1);
 }
 

@@ -346,10 +346,7 @@ async fn deleting_the_account_needs_the_password_and_ends_everything_at_once() {
     app.login("alice", GOOD_PASSWORD)
         .await
         .assert_error(Status::Unauthorized, "invalid_credentials");
-    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions")
-        .fetch_one(&app.pool().await)
-        .await
-        .unwrap();
+    let left = app.count("sessions").await;
     assert_eq!(left, 0);
 }
 
