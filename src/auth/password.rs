@@ -38,6 +38,25 @@ pub struct PasswordHasher {
     dummy_hash: String,
 }
 
+/// How much lower than the request workers the hashing threads run (nice +10).
+const HASHING_NICENESS: i32 = 10;
+
+/// Lowers the calling thread's scheduling priority, so the kernel preempts bcrypt whenever a
+/// request worker is ready: token checks keep a low p99 while sign-ins use the idle CPU. On Linux
+/// `setpriority(PRIO_PROCESS, tid)` applies to one thread. Best effort: where it is not allowed,
+/// hashing simply runs at normal priority.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        let tid = rustix::thread::gettid();
+        let current = rustix::process::getpriority_process(Some(tid)).unwrap_or(0);
+        if let Err(e) = rustix::process::setpriority_process(Some(tid), current + HASHING_NICENESS)
+        {
+            log::warn!("cannot lower the priority of a hashing thread: {e}");
+        }
+    }
+}
+
 impl PasswordHasher {
     /// Starts `threads` hashing threads with room for `queue` waiting jobs, and computes the
     /// dummy hash on them.
@@ -49,6 +68,7 @@ impl PasswordHasher {
             thread::Builder::new()
                 .name(format!("bcrypt-{n}"))
                 .spawn(move || {
+                    lower_priority();
                     loop {
                         // The lock is held only while waiting for the next job, not while it runs.
                         let job = match receiver.lock() {
@@ -158,6 +178,18 @@ mod tests {
                 .await
                 .unwrap()
         );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_threads_run_at_a_lower_priority_than_the_caller() {
+        let hasher = PasswordHasher::start(1, 4, 4).await.unwrap();
+        let caller = rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap();
+        let hashing = hasher
+            .run(|| rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(hashing, (caller + HASHING_NICENESS).min(19));
     }
 
     #[tokio::test]
