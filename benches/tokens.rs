@@ -20,10 +20,10 @@ fn keys() -> TokenKeys {
 fn tokens(c: &mut Criterion) {
     let keys = keys();
     let (user, session) = (Uuid::new_v4(), Uuid::new_v4());
-    let token = keys.issue(user, session);
+    let token = keys.issue(user, session, "alice");
 
     c.bench_function("token_issue", |b| {
-        b.iter(|| keys.issue(black_box(user), black_box(session)))
+        b.iter(|| keys.issue(black_box(user), black_box(session), "alice"))
     });
     c.bench_function("token_verify", |b| {
         b.iter(|| keys.verify(black_box(&token)).expect("valid"))

@@ -2,6 +2,7 @@
 //! registration, sign-in, refresh and sign-out is made here, and every one is logged.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::PgPool;
@@ -11,6 +12,7 @@ use uuid::Uuid;
 use super::audit::{Event, Origin, SecurityLog};
 use super::blocklist::CommonPasswords;
 use super::password::HashError;
+use super::revocations::Revocations;
 use super::{AuthUser, PasswordHasher, TokenKeys, random_token, token_digest};
 use crate::config::{Settings, ThrottleSettings};
 use crate::db::sessions::{Rotation, SessionInfo};
@@ -141,6 +143,7 @@ pub struct Accounts {
     policy: PasswordPolicy,
     common_passwords: CommonPasswords,
     log: SecurityLog,
+    revocations: Arc<Revocations>,
 }
 
 /// Why the core could not start.
@@ -167,6 +170,7 @@ impl Accounts {
                 min_length: settings.password_min_length,
             },
             common_passwords: CommonPasswords::load(),
+            revocations: Arc::new(Revocations::new(settings.access_token_ttl)),
             settings,
             hasher,
             log,
@@ -187,6 +191,16 @@ impl Accounts {
 
     fn throttle(&self) -> &ThrottleSettings {
         &self.settings.throttle
+    }
+
+    /// The in-process set of revoked sessions.
+    pub fn revocations(&self) -> &Revocations {
+        &self.revocations
+    }
+
+    /// A handle on the set for the task that keeps it current.
+    pub fn revocations_handle(&self) -> Arc<Revocations> {
+        Arc::clone(&self.revocations)
     }
 
     pub fn hasher(&self) -> &PasswordHasher {
@@ -388,10 +402,10 @@ impl Accounts {
     ) -> SignIn {
         let ttl = self.keys.ttl().as_secs();
         SignIn {
+            access_token: self.keys.issue(user_id, session_id, &username),
             user_id,
             username,
             session_id,
-            access_token: self.keys.issue(user_id, session_id),
             refresh_token,
             expires_in: ttl,
             expires_at: OffsetDateTime::now_utc().unix_timestamp() + ttl as i64,
@@ -439,6 +453,7 @@ impl Accounts {
                 Err(AuthError::InvalidRefreshToken)
             }
             Rotation::ReuseDetected { session_id } => {
+                self.revocations.add([session_id]);
                 self.audit(
                     origin,
                     Event::new("refresh", "reuse_detected_session_revoked").session(session_id),
@@ -504,7 +519,9 @@ impl Accounts {
         self.check_password(pool, user, current, "password_change", origin)
             .await?;
         let hash = self.hasher.hash(new).await?;
-        db::users::change_password(pool, user.user_id, &hash, user.session_id).await?;
+        let revoked =
+            db::users::change_password(pool, user.user_id, &hash, user.session_id).await?;
+        self.revocations.add(revoked);
         self.audit(
             origin,
             Event::new("password_change", "success_other_sessions_revoked").user(user.user_id),
@@ -527,7 +544,8 @@ impl Accounts {
         })?;
         self.check_password(pool, user, password, "account_deletion", origin)
             .await?;
-        db::users::delete_user(pool, user.user_id).await?;
+        let revoked = db::users::delete_user(pool, user.user_id).await?;
+        self.revocations.add(revoked);
         self.audit(
             origin,
             Event::new("account_deletion", "success").user(user.user_id),
@@ -555,6 +573,7 @@ impl Accounts {
     ) -> Result<bool, AuthError> {
         let revoked = db::sessions::revoke_session(pool, session_id, user.user_id).await?;
         if revoked {
+            self.revocations.add([session_id]);
             let kind = if session_id == user.session_id {
                 "logout"
             } else {
@@ -577,8 +596,10 @@ impl Accounts {
         user: &AuthUser,
         origin: &Origin,
     ) -> Result<u64, AuthError> {
-        let count =
+        let revoked =
             db::sessions::revoke_other_sessions(pool, user.user_id, user.session_id).await?;
+        let count = revoked.len() as u64;
+        self.revocations.add(revoked);
         self.audit(
             origin,
             Event::new("other_sessions_revoked", "success").user(user.user_id),

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::audit::{Event, Origin};
 use super::csrf::{self, CsrfKey};
+use super::revocations::Verdict;
 use super::{Accounts, AuthError, TokenError, cookies};
 use crate::db::{self, Db};
 
@@ -152,10 +153,19 @@ async fn authenticate(req: &Request<'_>) -> Result<AuthUser, TokenRejection> {
         }
         Err(e) => return Err(e.into()),
     };
-    let username = db::sessions::find_live_session_user(pool, claims.sid, claims.sub)
-        .await
-        .map_err(lookup_failed)?
-        .ok_or(TokenRejection::Invalid("session revoked or user gone"))?;
+    // The in-process revocation set answers without a database round trip while it is known to be
+    // current; otherwise (starting, or its listener reconnecting) the database does.
+    let username = match (
+        accounts.revocations().check(claims.sid),
+        claims.preferred_username,
+    ) {
+        (Verdict::Revoked, _) => return Err(TokenRejection::Invalid("session revoked")),
+        (Verdict::NotRevoked, Some(username)) => username,
+        _ => db::sessions::find_live_session_user(pool, claims.sid, claims.sub)
+            .await
+            .map_err(lookup_failed)?
+            .ok_or(TokenRejection::Invalid("session revoked or user gone"))?,
+    };
     Ok(AuthUser {
         user_id: claims.sub,
         session_id: claims.sid,

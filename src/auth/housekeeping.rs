@@ -26,6 +26,13 @@ pub async fn start(rocket: &Rocket<Orbit>) {
         .max(crate::config::ThrottleSettings::IP_WINDOW);
     let pool = db.inner().clone();
     let mut shutdown = rocket.shutdown();
+    // The revocation set's listener: its own task, reconnecting by itself.
+    let revocations = accounts.revocations_handle();
+    let listener_pool = pool.clone();
+    let listener_shutdown = rocket.shutdown();
+    rocket::tokio::spawn(
+        async move { revocations.maintain(listener_pool, listener_shutdown).await },
+    );
     rocket::tokio::spawn(async move {
         let mut ticks = rocket::tokio::time::interval(every);
         loop {

@@ -9,6 +9,7 @@ pub mod csrf;
 pub mod guard;
 pub mod housekeeping;
 pub mod password;
+pub mod revocations;
 pub mod token;
 
 use base64::Engine;

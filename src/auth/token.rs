@@ -33,6 +33,10 @@ pub struct Claims {
     pub exp: i64,
     pub iss: String,
     pub aud: String,
+    /// The username (immutable), so a request can be served without looking the user up
+    /// (OpenID Connect's claim name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_username: Option<String>,
 }
 
 /// Why a token was refused. Only the split between "expired" and everything else is told to the
@@ -92,7 +96,7 @@ impl TokenKeys {
     }
 
     /// Issues an access token for a session, valid from now for [`TokenKeys::ttl`].
-    pub fn issue(&self, user_id: Uuid, session_id: Uuid) -> String {
+    pub fn issue(&self, user_id: Uuid, session_id: Uuid, username: &str) -> String {
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let claims = Claims {
             sub: user_id,
@@ -103,6 +107,7 @@ impl TokenKeys {
             exp: now + self.ttl.as_secs() as i64,
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
+            preferred_username: Some(username.to_owned()),
         };
         self.sign(&claims)
     }
@@ -162,7 +167,7 @@ mod tests {
     }
 
     fn claims(keys: &TokenKeys) -> Claims {
-        let token = keys.issue(Uuid::new_v4(), Uuid::new_v4());
+        let token = keys.issue(Uuid::new_v4(), Uuid::new_v4(), "alice");
         keys.verify(&token).unwrap()
     }
 
@@ -170,7 +175,7 @@ mod tests {
     fn an_issued_token_verifies_with_every_claim() {
         let keys = keys();
         let (user, session) = (Uuid::new_v4(), Uuid::new_v4());
-        let c = keys.verify(&keys.issue(user, session)).unwrap();
+        let c = keys.verify(&keys.issue(user, session, "alice")).unwrap();
         assert_eq!((c.sub, c.sid), (user, session));
         assert_eq!(c.exp - c.iat, 15 * 60);
         assert_eq!((c.iss.as_str(), c.aud.as_str()), ("gatehouse", "gatehouse"));
@@ -178,8 +183,11 @@ mod tests {
 
     #[test]
     fn a_token_signed_with_another_key_is_invalid() {
-        let token = keys_with("another-secret-that-is-at-least-32-bytes")
-            .issue(Uuid::new_v4(), Uuid::new_v4());
+        let token = keys_with("another-secret-that-is-at-least-32-bytes").issue(
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            "alice",
+        );
         assert_eq!(
             keys().verify(&token),
             Err(TokenError::Invalid("bad signature"))
@@ -233,7 +241,7 @@ mod tests {
     #[test]
     fn a_tampered_payload_is_invalid() {
         let keys = keys();
-        let token = keys.issue(Uuid::new_v4(), Uuid::new_v4());
+        let token = keys.issue(Uuid::new_v4(), Uuid::new_v4(), "alice");
         let mut parts: Vec<&str> = token.split('.').collect();
         let mut c = claims(&keys);
         c.sub = Uuid::new_v4();

@@ -187,21 +187,32 @@ pub async fn revoke_session(
     Ok(result.rows_affected() == 1)
 }
 
-/// Revokes every live session of the user but `keep`; returns how many.
+/// Revokes every live session of the user but `keep`; returns their ids.
 pub async fn revoke_other_sessions(
     executor: impl sqlx::PgExecutor<'_>,
     user_id: Uuid,
     keep: Uuid,
-) -> Result<u64, sqlx::Error> {
-    let result = sqlx::query!(
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
         "UPDATE sessions SET revoked_at = now()
-         WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL",
+         WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL
+         RETURNING id",
         user_id,
         keep
     )
-    .execute(executor)
-    .await?;
-    Ok(result.rows_affected())
+    .fetch_all(executor)
+    .await
+}
+
+/// Sessions revoked within `within`: what an instance's revocation set must hold.
+pub async fn recent_revocations(pool: &PgPool, within: Duration) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT session_id FROM session_revocations
+         WHERE revoked_at > now() - make_interval(secs => $1)",
+        seconds(within)
+    )
+    .fetch_all(pool)
+    .await
 }
 
 /// Deletes sessions that ended more than `keep` ago, and spent refresh tokens past any grace.
@@ -217,6 +228,12 @@ pub async fn purge_ended(pool: &PgPool, keep: Duration) -> Result<u64, sqlx::Err
     .await?;
     sqlx::query!(
         "DELETE FROM refresh_tokens WHERE spent_at < now() - make_interval(secs => $1)",
+        seconds(keep)
+    )
+    .execute(pool)
+    .await?;
+    sqlx::query!(
+        "DELETE FROM session_revocations WHERE revoked_at < now() - make_interval(secs => $1)",
         seconds(keep)
     )
     .execute(pool)

@@ -78,13 +78,14 @@ pub async fn find_credentials_by_id(
     .await
 }
 
-/// Replaces a user's password hash and revokes every other session of theirs, atomically.
+/// Replaces a user's password hash and revokes every other session of theirs, atomically;
+/// returns the revoked sessions' ids.
 pub async fn change_password(
     pool: &PgPool,
     id: Uuid,
     password_hash: &str,
     keep_session: Uuid,
-) -> Result<(), sqlx::Error> {
+) -> Result<Vec<Uuid>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     sqlx::query!(
         "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1",
@@ -93,16 +94,22 @@ pub async fn change_password(
     )
     .execute(&mut *tx)
     .await?;
-    super::sessions::revoke_other_sessions(&mut *tx, id, keep_session).await?;
-    tx.commit().await
+    let revoked = super::sessions::revoke_other_sessions(&mut *tx, id, keep_session).await?;
+    tx.commit().await?;
+    Ok(revoked)
 }
 
-/// Deletes a user; their sessions and refresh tokens go with them (ON DELETE CASCADE).
-pub async fn delete_user(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
-    let result = sqlx::query!("DELETE FROM users WHERE id = $1", id)
-        .execute(pool)
-        .await?;
-    Ok(result.rows_affected() == 1)
+/// Deletes a user; their sessions and refresh tokens go with them (ON DELETE CASCADE). Returns
+/// the ids of the sessions that were live.
+pub async fn delete_user(pool: &PgPool, id: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"WITH live AS (SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL),
+                gone AS (DELETE FROM users WHERE id = $1)
+           SELECT id AS "id!" FROM live"#,
+        id
+    )
+    .fetch_all(pool)
+    .await
 }
 
 /// A user row for the admin listing.

@@ -242,6 +242,28 @@ impl TestApp {
         TestResponse::from_local(request.dispatch().await).await
     }
 
+    /// Waits until `token` is refused by `client` (another instance learns of a revocation by
+    /// PostgreSQL notification); returns how long that took. Fails after two seconds.
+    pub async fn until_refused(client: &Client, token: &str) -> std::time::Duration {
+        let started = std::time::Instant::now();
+        loop {
+            let status = client
+                .get("/protected")
+                .header(Header::new("Authorization", format!("Bearer {token}")))
+                .dispatch()
+                .await
+                .status();
+            if status == Status::Unauthorized {
+                return started.elapsed();
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(2),
+                "the revocation did not reach this instance within 2 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+    }
+
     /// The number of rows in a table of the test database.
     pub async fn count(&self, table: &str) -> i64 {
         sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))

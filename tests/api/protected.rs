@@ -153,11 +153,14 @@ async fn a_token_in_the_query_string_is_ignored() {
 async fn the_token_of_a_deleted_user_gets_invalid_token() {
     let app = TestApp::spawn().await;
     let token = app.signed_in("alice").await;
+    // Deleted behind the server's back (an operator's SQL): the trigger records the revocation and
+    // notifies every instance.
     sqlx::query("DELETE FROM users")
         .execute(&app.pool().await)
         .await
         .unwrap();
 
+    TestApp::until_refused(&app.client, &token).await;
     let response = app.get_with_bearer("/protected", &token).await;
 
     response.assert_error(Status::Unauthorized, "invalid_token");
