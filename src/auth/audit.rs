@@ -51,8 +51,18 @@ impl RequestId {
             {
                 Self(v.to_owned())
             }
-            _ => Self(Uuid::new_v4().to_string()),
+            _ => Self::generate(),
         }
+    }
+
+    /// A process-unique id: a random prefix drawn once per process and a counter, so ids from
+    /// several instances do not collide and a request costs no system call for randomness.
+    fn generate() -> Self {
+        static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let prefix = PREFIX.get_or_init(|| Uuid::new_v4().simple().to_string()[..12].to_owned());
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self(format!("{prefix}-{n:x}"))
     }
 
     pub fn of<'r>(req: &'r rocket::Request<'_>) -> Option<&'r str> {

@@ -103,8 +103,10 @@ impl PasswordHasher {
         let (tx, rx) = oneshot::channel();
         let in_flight = Arc::clone(&self.in_flight);
         let job: Job = Box::new(move || {
-            let _ = tx.send(work());
+            let result = work();
+            // Counted down before the caller is woken, so it never sees its own job in flight.
             in_flight.fetch_sub(1, Ordering::Relaxed);
+            let _ = tx.send(result);
         });
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         self.jobs.try_send(job).map_err(|e| {

@@ -1,6 +1,6 @@
 //! Request logging and `GET /metrics` (Prometheus text format).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -31,11 +31,19 @@ struct Histogram {
     total: u64,
 }
 
+/// Counts and latencies of one route.
+#[derive(Default)]
+struct RouteStats {
+    /// By method and status.
+    requests: BTreeMap<(&'static str, u16), u64>,
+    latency: Histogram,
+}
+
 #[derive(Default)]
 struct Counters {
     in_flight: usize,
-    requests: BTreeMap<(String, &'static str, u16), u64>,
-    latency: BTreeMap<String, Histogram>,
+    /// By route template. Looked up by `&str`, so a known route costs no allocation.
+    routes: HashMap<String, RouteStats>,
 }
 
 /// Counts and times every request by route, and logs it. Attached as a fairing and managed as
@@ -71,9 +79,7 @@ impl Fairing for RequestMetrics {
     async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
         let elapsed = req.local_cache(|| Started(Instant::now())).0.elapsed();
         // The route's template (`/sessions/<id>`), never the raw path: bounded label values.
-        let route = req
-            .route()
-            .map_or_else(|| "unmatched".to_owned(), |r| r.uri.to_string());
+        let route = req.route().map_or("unmatched", |r| r.uri.as_str());
         let status = res.status().code;
         tracing::info!(
             target: "gatehouse::request",
@@ -88,11 +94,17 @@ impl Fairing for RequestMetrics {
             return;
         };
         counters.in_flight = counters.in_flight.saturating_sub(1);
-        *counters
+        if !counters.routes.contains_key(route) {
+            counters
+                .routes
+                .insert(route.to_owned(), RouteStats::default());
+        }
+        let stats = counters.routes.get_mut(route).expect("inserted above");
+        *stats
             .requests
-            .entry((route.clone(), req.method().as_str(), status))
+            .entry((req.method().as_str(), status))
             .or_default() += 1;
-        let histogram = counters.latency.entry(route).or_default();
+        let histogram = &mut stats.latency;
         let seconds = elapsed.as_secs_f64();
         for (count, bound) in histogram.counts.iter_mut().zip(BUCKETS) {
             if seconds <= bound {
@@ -162,17 +174,21 @@ async fn metrics(
             "# HELP gatehouse_http_requests_total HTTP requests by route, method and status.\n",
         );
         out.push_str("# TYPE gatehouse_http_requests_total counter\n");
-        for ((route, method, status), n) in &counters.requests {
-            let _ = writeln!(
-                out,
-                "gatehouse_http_requests_total{{route=\"{}\",method=\"{method}\",status=\"{status}\"}} {n}",
-                escape(route)
-            );
+        let mut routes: Vec<(&String, &RouteStats)> = counters.routes.iter().collect();
+        routes.sort_by(|a, b| a.0.cmp(b.0));
+        for (route, stats) in &routes {
+            for ((method, status), n) in &stats.requests {
+                let _ = writeln!(
+                    out,
+                    "gatehouse_http_requests_total{{route=\"{}\",method=\"{method}\",status=\"{status}\"}} {n}",
+                    escape(route)
+                );
+            }
         }
         out.push_str("# HELP gatehouse_http_request_duration_seconds Request latency by route.\n");
         out.push_str("# TYPE gatehouse_http_request_duration_seconds histogram\n");
-        for (route, h) in &counters.latency {
-            let route = escape(route);
+        for (route, stats) in &routes {
+            let (route, h) = (escape(route), &stats.latency);
             for (bound, count) in BUCKETS.iter().zip(h.counts) {
                 let _ = writeln!(
                     out,
