@@ -69,11 +69,6 @@ fn typed_username(input: &Input) -> String {
     input.fields.peek("username").unwrap_or_default().to_owned()
 }
 
-/// Signs the browser in: the tokens go into HttpOnly cookies, never into the page.
-fn set_session_cookies(accounts: &Accounts, jar: &CookieJar<'_>, sign_in: SignIn) {
-    cookies::set_session_cookies(accounts.settings(), jar, &sign_in);
-}
-
 #[post("/register", data = "<input>")]
 async fn register(
     db: &Db,
@@ -96,7 +91,7 @@ async fn register(
             let sign_in = accounts
                 .open_session(db, user.id, user.username, &client.0)
                 .await?;
-            set_session_cookies(accounts, jar, sign_in);
+            cookies::set_session_cookies(accounts.settings(), jar, &sign_in);
             return Ok(Reply::see_other("/dashboard"));
         }
         Err(AuthError::InvalidInput(fields)) => (Status::UnprocessableEntity, fields),
@@ -141,7 +136,7 @@ async fn login(
     }
     let (status, fields, error) = match result {
         Ok(sign_in) => {
-            set_session_cookies(accounts, jar, sign_in);
+            cookies::set_session_cookies(accounts.settings(), jar, &sign_in);
             let target = next.as_ref().map_or("/dashboard", LocalPath::as_str);
             return Ok(Reply::see_other(target));
         }
