@@ -13,17 +13,24 @@ pub fn init(figment: &Figment) {
     let level: String = figment
         .extract_inner("log_level")
         .unwrap_or_else(|_| "normal".to_owned());
-    let default = match level.as_str() {
-        "off" => "off",
-        "critical" => "warn",
-        "debug" => "debug",
-        _ => "info",
+    let (default, max) = match level.as_str() {
+        "off" => ("off", log::LevelFilter::Off),
+        "critical" => ("warn", log::LevelFilter::Warn),
+        "debug" => ("debug", log::LevelFilter::Debug),
+        _ => ("info", log::LevelFilter::Info),
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         // Rocket's per-request chatter stays at debug; gatehouse logs each request itself.
         EnvFilter::new(format!("{default},rocket::server=warn,_=warn"))
     });
-    let _ = tracing_log::LogTracer::init();
+    // The `log` facade's own level first: records above it (Rocket logs several per request) are
+    // dropped by one comparison instead of being converted and filtered by `tracing`.
+    let max = if std::env::var_os("RUST_LOG").is_some() {
+        log::LevelFilter::Trace
+    } else {
+        max
+    };
+    let _ = tracing_log::LogTracer::init_with_filter(max);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
