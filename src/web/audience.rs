@@ -1,6 +1,7 @@
 //! Who a request is from: a JSON client or a browser (CONTRACT.md section 1).
 
-use rocket::http::MediaType;
+use rocket::Route;
+use rocket::http::{MediaType, Method};
 use rocket::request::Request;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,9 +13,13 @@ pub enum Audience {
 }
 
 impl Audience {
-    /// JSON when the body is JSON; a browser when it posts a form; otherwise whoever prefers
-    /// `text/html` is a browser and everyone else a JSON client.
+    /// JSON on the JSON-only endpoints, whoever asks (CONTRACT.md section 1: a browser asking
+    /// for `/protected` gets the JSON 401 too); otherwise JSON when the body is JSON, a browser
+    /// when it posts a form, and for bodiless requests whoever prefers `text/html` is a browser.
     pub fn of(req: &Request<'_>) -> Self {
+        if req.route().is_some_and(is_json_only) {
+            return Self::Json;
+        }
         if let Some(ct) = req.content_type() {
             if ct.is_json() {
                 return Self::Json;
@@ -27,5 +32,23 @@ impl Audience {
             Some(accept) if accept.preferred().media_type() == &MediaType::HTML => Self::Browser,
             _ => Self::Json,
         }
+    }
+}
+
+/// Endpoints that exist only as JSON: they never answer with a page.
+fn is_json_only(route: &Route) -> bool {
+    match route.method {
+        Method::Get => matches!(
+            route.uri.as_str(),
+            "/protected"
+                | "/me"
+                | "/sessions"
+                | "/healthz"
+                | "/readyz"
+                | "/openapi.json"
+                | "/metrics"
+        ),
+        Method::Post => route.uri.as_str() == "/token/refresh",
+        _ => false,
     }
 }
