@@ -104,6 +104,11 @@ impl Revocations {
                 result = self.listen_and_follow(&pool) => result,
                 _ = &mut shutdown => return,
             };
+            // A connection that got as far as being current was healthy: start backing off
+            // afresh, so one blip late in the process's life costs 100 ms, not the maximum.
+            if self.is_current() {
+                backoff = Duration::from_millis(100);
+            }
             self.set_current(false);
             if let Err(e) = session {
                 log::warn!("revocation listener: {e}; checking sessions in the database meanwhile");

@@ -107,15 +107,8 @@ pub fn split_errors(errors: &FieldErrors) -> (Vec<String>, Vec<String>) {
     (get("username"), get("password"))
 }
 
-/// Pages are for browsers; JSON clients get the JSON 404 (CONTRACT.md section 1).
-fn browser_only(req: &Request<'_>) -> Result<(), ApiError> {
-    match Audience::of(req) {
-        Audience::Browser => Ok(()),
-        Audience::Json => Err(ApiError::NotFound),
-    }
-}
-
-/// The audience of a request, as a request guard.
+/// A request from a browser: pages are for browsers, JSON clients get the JSON 404
+/// (CONTRACT.md section 1).
 pub struct BrowserRequest;
 
 #[rocket::async_trait]
@@ -123,12 +116,11 @@ impl<'r> rocket::request::FromRequest<'r> for BrowserRequest {
     type Error = ApiError;
 
     async fn from_request(req: &'r Request<'_>) -> rocket::request::Outcome<Self, ApiError> {
-        match browser_only(req) {
-            Ok(()) => rocket::request::Outcome::Success(BrowserRequest),
-            Err(e) => {
-                let status = e.status();
-                crate::error::stash(req, e);
-                rocket::request::Outcome::Error((status, ApiError::NotFound))
+        match Audience::of(req) {
+            Audience::Browser => rocket::request::Outcome::Success(BrowserRequest),
+            Audience::Json => {
+                crate::error::stash(req, ApiError::NotFound);
+                rocket::request::Outcome::Error((Status::NotFound, ApiError::NotFound))
             }
         }
     }
