@@ -142,14 +142,28 @@ async fn authenticate(req: &Request<'_>) -> Result<AuthUser, TokenRejection> {
         Ok(Presented::Bearer(t)) => (*t, false),
         Ok(Presented::Cookie(t)) => (t.as_str(), true),
         Err(TokenRejection::Missing) => {
-            return renew(req, pool, accounts, refresh_cookie, TokenRejection::Missing).await;
+            return Box::pin(renew(
+                req,
+                pool,
+                accounts,
+                refresh_cookie,
+                TokenRejection::Missing,
+            ))
+            .await;
         }
         Err(other) => return Err(*other),
     };
     let claims = match accounts.keys().verify(token) {
         Ok(claims) => claims,
         Err(TokenError::Expired) if from_cookie => {
-            return renew(req, pool, accounts, refresh_cookie, TokenRejection::Expired).await;
+            return Box::pin(renew(
+                req,
+                pool,
+                accounts,
+                refresh_cookie,
+                TokenRejection::Expired,
+            ))
+            .await;
         }
         Err(e) => return Err(e.into()),
     };
@@ -157,14 +171,16 @@ async fn authenticate(req: &Request<'_>) -> Result<AuthUser, TokenRejection> {
     // current; otherwise (starting, or its listener reconnecting) the database does.
     let username = match (
         accounts.revocations().check(claims.sid),
-        claims.preferred_username,
+        &claims.preferred_username,
     ) {
         (Verdict::Revoked, _) => return Err(TokenRejection::Invalid("session revoked")),
-        (Verdict::NotRevoked, Some(username)) => username,
-        _ => db::sessions::find_live_session_user(pool, claims.sid, claims.sub)
-            .await
-            .map_err(lookup_failed)?
-            .ok_or(TokenRejection::Invalid("session revoked or user gone"))?,
+        (Verdict::NotRevoked, Some(username)) => username.clone(),
+        _ => Box::pin(db::sessions::find_live_session_user(
+            pool, claims.sid, claims.sub,
+        ))
+        .await
+        .map_err(lookup_failed)?
+        .ok_or(TokenRejection::Invalid("session revoked or user gone"))?,
     };
     Ok(AuthUser {
         user_id: claims.sub,
@@ -239,5 +255,23 @@ impl<'r> FromRequest<'r> for AuthUser {
                 Outcome::Error((status, *rejection))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rocket::local::blocking::Client;
+
+    /// Rocket moves the guard's future several times per request (into `local_cache_async`'s
+    /// slot, into its box): every byte of it is copied on the hot path. The paths that reach the
+    /// database are boxed, so the common case stays small.
+    #[test]
+    fn the_authentication_future_stays_small() {
+        let client = Client::untracked(rocket::build()).expect("a bare rocket");
+        let request = client.get("/protected");
+        let future = super::authenticate(request.inner());
+        let size = std::mem::size_of_val(&future);
+        println!("authenticate future: {size} bytes");
+        assert!(size <= 1024, "authenticate's future is {size} bytes");
     }
 }

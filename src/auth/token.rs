@@ -1,6 +1,8 @@
 //! Access tokens: HS256 JWTs of type `at+jwt` (RFC 9068), issued and verified with keys and a
 //! `Validation` built once at start-up.
 
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
@@ -19,6 +21,9 @@ pub const MAX_TOKEN_LEN: usize = 4096;
 
 /// Clock skew tolerated on `exp` and `nbf` (RFC 7519 4.1.4 allows "a small leeway").
 const LEEWAY_SECONDS: u64 = 30;
+
+/// How many verified tokens are remembered (about 0.7 KB each, so at most a few MB).
+const VERIFIED_CAPACITY: usize = 10_000;
 
 /// The claims of an access token. All are required.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +63,7 @@ pub struct TokenKeys {
     issuer: String,
     audience: String,
     ttl: Duration,
+    verified: VerifiedTokens,
 }
 
 impl TokenKeys {
@@ -87,6 +93,7 @@ impl TokenKeys {
             issuer: settings.jwt_issuer.clone(),
             audience: settings.jwt_audience.clone(),
             ttl: settings.access_token_ttl,
+            verified: VerifiedTokens::default(),
         }
     }
 
@@ -118,8 +125,38 @@ impl TokenKeys {
             .expect("HS256 signing with a valid key cannot fail")
     }
 
-    /// Verifies a token's signature, algorithm, type and claims.
-    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+    /// Verifies a token: its signature, algorithm, type and claims, as [`TokenKeys::verify_uncached`]
+    /// does, once per distinct token. A client presents the same token on every request for up to
+    /// [`TokenKeys::ttl`], so the verified claims are remembered by the token's exact text, and a
+    /// repeat costs a lookup and an expiry check instead of an HMAC and two JSON parses (the same
+    /// design as Envoy's `jwt_cache_config`). Only tokens that passed every check are remembered,
+    /// so a forged or altered token (different text) is never a hit; expiry is checked again on
+    /// every use, with the same leeway.
+    pub fn verify(&self, token: &str) -> Result<Arc<Claims>, TokenError> {
+        self.verify_at(token, jsonwebtoken::get_current_timestamp() as i64)
+    }
+
+    fn verify_at(&self, token: &str, now: i64) -> Result<Arc<Claims>, TokenError> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(TokenError::Invalid("too long"));
+        }
+        let claims = match self.verified.get(token) {
+            Some(claims) => claims,
+            None => {
+                let claims = Arc::new(self.verify_uncached(token)?);
+                self.verified.insert(token, Arc::clone(&claims), now);
+                claims
+            }
+        };
+        // jsonwebtoken's own rule: expired when `exp < now - leeway`.
+        if claims.exp < now - LEEWAY_SECONDS as i64 {
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
+    }
+
+    /// Verifies a token with jsonwebtoken, every check every time.
+    pub fn verify_uncached(&self, token: &str) -> Result<Claims, TokenError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(TokenError::Invalid("too long"));
         }
@@ -146,6 +183,36 @@ impl TokenKeys {
     }
 }
 
+/// Tokens that passed verification, by their exact text; bounded by [`VERIFIED_CAPACITY`].
+#[derive(Default)]
+struct VerifiedTokens(RwLock<HashMap<Box<str>, Arc<Claims>>>);
+
+impl VerifiedTokens {
+    fn get(&self, token: &str) -> Option<Arc<Claims>> {
+        self.0.read().ok()?.get(token).cloned()
+    }
+
+    /// When full, expired tokens are dropped first, and everything if that frees nothing: the
+    /// next requests verify again, which is only slower.
+    fn insert(&self, token: &str, claims: Arc<Claims>, now: i64) {
+        let Ok(mut map) = self.0.write() else {
+            return;
+        };
+        if map.len() >= VERIFIED_CAPACITY {
+            map.retain(|_, c| c.exp >= now - LEEWAY_SECONDS as i64);
+            if map.len() >= VERIFIED_CAPACITY {
+                map.clear();
+            }
+        }
+        map.insert(token.into(), claims);
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.0.read().map_or(0, |m| m.len())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,7 +235,7 @@ mod tests {
 
     fn claims(keys: &TokenKeys) -> Claims {
         let token = keys.issue(Uuid::new_v4(), Uuid::new_v4(), "alice");
-        keys.verify(&token).unwrap()
+        keys.verify_uncached(&token).unwrap()
     }
 
     #[test]
@@ -283,6 +350,74 @@ mod tests {
             assert!(
                 matches!(keys.verify(token), Err(TokenError::Invalid(_))),
                 "{token:.20}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires_with_the_same_leeway() {
+        let keys = keys();
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let mut c = claims(&keys);
+        c.exp = now + 60;
+        let token = keys.sign(&c);
+        assert_eq!(keys.verify_at(&token, now).map(|c| c.exp), Ok(now + 60));
+        assert_eq!(keys.verified.len(), 1);
+        let last_good = now + 60 + LEEWAY_SECONDS as i64;
+        assert!(keys.verify_at(&token, last_good).is_ok());
+        assert_eq!(
+            keys.verify_at(&token, last_good + 1),
+            Err(TokenError::Expired)
+        );
+    }
+
+    #[test]
+    fn only_tokens_that_pass_every_check_are_remembered() {
+        let keys = keys();
+        let foreign = keys_with("another-secret-that-is-at-least-32-bytes").issue(
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            "alice",
+        );
+        assert!(keys.verify(&foreign).is_err());
+        assert!(keys.verify(&foreign).is_err());
+        assert_eq!(keys.verified.len(), 0);
+        let token = keys.issue(Uuid::new_v4(), Uuid::new_v4(), "alice");
+        assert!(keys.verify(&token).is_ok());
+        assert_eq!(keys.verified.len(), 1);
+    }
+
+    #[test]
+    fn remembering_is_bounded() {
+        let keys = keys();
+        for _ in 0..VERIFIED_CAPACITY + 10 {
+            let token = keys.issue(Uuid::new_v4(), Uuid::new_v4(), "alice");
+            assert!(keys.verify(&token).is_ok());
+        }
+        let remembered = keys.verified.len();
+        assert!(
+            (1..=VERIFIED_CAPACITY).contains(&remembered),
+            "{remembered}"
+        );
+    }
+
+    proptest::proptest! {
+        /// Any alteration of a remembered token gets exactly the answer jsonwebtoken gives it.
+        #[test]
+        fn an_altered_token_is_judged_as_without_the_memory(
+            at in 0usize..1000,
+            by in proptest::sample::select(b"AaZz09-_.=+/ ".to_vec()),
+        ) {
+            let keys = keys();
+            let token = keys.issue(Uuid::new_v4(), Uuid::new_v4(), "alice");
+            assert!(keys.verify(&token).is_ok());
+            let mut altered = token.clone().into_bytes();
+            let at = at % altered.len();
+            altered[at] = by;
+            let altered = String::from_utf8(altered).unwrap();
+            proptest::prop_assert_eq!(
+                keys.verify(&altered).map(|c| (*c).clone()),
+                keys.verify_uncached(&altered)
             );
         }
     }
