@@ -28,13 +28,13 @@ impl Origin {
     pub fn of(req: &rocket::Request<'_>) -> Self {
         Self {
             ip: req.client_ip(),
-            request_id: RequestId::of(req).map(str::to_owned),
+            request_id: Some(RequestId::of(req).to_owned()),
         }
     }
 }
 
-/// The id of a request: a valid `X-Request-Id` from the client or the proxy, else a new UUID.
-/// Set by the request-id fairing; echoed in the response.
+/// The id of a request: a valid `X-Request-Id` from the client or the proxy, else a new one.
+/// Made on first use and kept for the request; the headers fairing echoes it in the response.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
@@ -65,9 +65,10 @@ impl RequestId {
         Self(format!("{prefix}-{n:x}"))
     }
 
-    pub fn of<'r>(req: &'r rocket::Request<'_>) -> Option<&'r str> {
-        let id: &Option<RequestId> = req.local_cache(|| None);
-        id.as_ref().map(|id| id.0.as_str())
+    pub fn of<'r>(req: &'r rocket::Request<'_>) -> &'r str {
+        let id: &RequestId =
+            req.local_cache(|| RequestId::from_header(req.headers().get_one("X-Request-Id")));
+        &id.0
     }
 }
 

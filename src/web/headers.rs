@@ -1,15 +1,28 @@
-//! Security headers on every response, catchers and redirects included.
+//! Security headers on every response, catchers and redirects included. Rocket's Shield adds
+//! `X-Content-Type-Options: nosniff`, `X-Frame-Options` and `Permissions-Policy`; this fairing
+//! adds the rest and echoes the request id.
 
 use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::Header;
+use rocket::shield::{Frame, Shield};
 use rocket::{Request, Response};
 
 use crate::auth::audit::RequestId;
 
-/// No inline script or style anywhere (no `unsafe-inline`); no framing (clickjacking, OWASP
-/// Clickjacking Defense Cheat Sheet); forms post only to this site.
+/// Pages: no inline script or style anywhere (no `unsafe-inline`); no framing (clickjacking,
+/// OWASP Clickjacking Defense Cheat Sheet); forms post only to this site.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
      img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Everything that is not a page (JSON above all) loads nothing and is framed by nobody (OWASP REST
+/// Security Cheat Sheet, "Security headers").
+pub const API_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; frame-ancestors 'none'";
+
+/// Rocket's Shield with its defaults, except that no page may be framed at all, as the CSP's
+/// `frame-ancestors 'none'` says (OWASP Clickjacking Defense Cheat Sheet: `X-Frame-Options: DENY`).
+pub fn shield() -> Shield {
+    Shield::default().enable(Frame::Deny)
+}
 
 pub struct SecurityHeaders;
 
@@ -18,31 +31,31 @@ impl Fairing for SecurityHeaders {
     fn info(&self) -> Info {
         Info {
             name: "Security headers and request ids",
-            kind: Kind::Request | Kind::Response,
+            kind: Kind::Response,
         }
     }
 
-    async fn on_request(&self, req: &mut Request<'_>, _: &mut rocket::Data<'_>) {
-        let id = RequestId::from_header(req.headers().get_one("X-Request-Id"));
-        req.local_cache(|| Some(id));
-    }
-
     async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
-        res.set_header(Header::new("X-Content-Type-Options", "nosniff"));
         // `same-origin`, not `no-referrer`: with the latter Chromium sends `Origin: null` on
         // same-origin form posts, which the CSRF check must refuse.
         res.set_header(Header::new("Referrer-Policy", "same-origin"));
+        let page = res.content_type().is_some_and(|ct| ct.is_html());
         res.set_header(Header::new(
             "Content-Security-Policy",
-            CONTENT_SECURITY_POLICY,
+            if page {
+                CONTENT_SECURITY_POLICY
+            } else {
+                API_CONTENT_SECURITY_POLICY
+            },
         ));
         // Static assets hold nothing about anyone; everything else may (OWASP ASVS 14.3.2).
         if !req.uri().path().starts_with("/static/") {
             res.set_header(Header::new("Cache-Control", "no-store"));
         }
-        res.remove_header("Server");
-        if let Some(id) = RequestId::of(req) {
-            res.set_header(Header::new("X-Request-Id", id.to_owned()));
+        // Rocket adds its `Server` banner before response fairings run, unless `ident = false`.
+        if req.rocket().config().ident.as_str().is_some() {
+            res.remove_header("Server");
         }
+        res.set_header(Header::new("X-Request-Id", RequestId::of(req)));
     }
 }

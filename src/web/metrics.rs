@@ -83,7 +83,7 @@ impl Fairing for RequestMetrics {
         let status = res.status().code;
         tracing::info!(
             target: "gatehouse::request",
-            request_id = RequestId::of(req).unwrap_or("-"),
+            request_id = RequestId::of(req),
             method = %req.method(),
             path = %req.uri().path(),
             status,

@@ -117,3 +117,29 @@ async fn every_response_carries_the_security_headers_and_no_server_banner() {
         assert_eq!(response.header("Server"), None);
     }
 }
+
+#[tokio::test]
+async fn no_server_banner_even_when_rocket_is_configured_to_send_one() {
+    let app = TestApp::spawn_with(|f| f.merge(("ident", "Rocket"))).await;
+    for response in [app.get("/healthz", &[]).await, app.get("/nope", &[]).await] {
+        assert_eq!(response.header("Server"), None);
+    }
+}
+
+#[tokio::test]
+async fn pages_get_the_page_policy_and_json_the_api_policy() {
+    let app = TestApp::spawn().await;
+    let page = app.page("/login").await;
+    assert_eq!(
+        page.header("Content-Security-Policy"),
+        Some(gatehouse::web::headers::CONTENT_SECURITY_POLICY)
+    );
+    let json = app.get("/protected", &[]).await;
+    assert_eq!(
+        json.header("Content-Security-Policy"),
+        Some("default-src 'none'; frame-ancestors 'none'")
+    );
+    for response in [page, json] {
+        assert_eq!(response.header("X-Frame-Options"), Some("DENY"));
+    }
+}

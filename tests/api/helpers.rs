@@ -393,7 +393,9 @@ impl TestApp {
 
     /// The claims of one of our tokens (verified with the test secret).
     pub fn claims(&self, token: &str) -> Claims {
-        test_keys().verify_uncached(token).expect("a token we issued")
+        test_keys()
+            .verify_uncached(token)
+            .expect("a token we issued")
     }
 }
 
