@@ -89,7 +89,7 @@ fn throttled(wait: Duration) -> AuthError {
 }
 
 /// Who is asking, as far as the core cares: recorded on sessions and in the security log.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ClientInfo {
     pub user_agent: Option<String>,
     pub origin: Origin,

@@ -16,10 +16,10 @@ use uuid::Uuid;
 const MAX_NAME_CHARS: usize = 64;
 
 /// Where the request came from, for the log.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Origin {
     pub ip: Option<IpAddr>,
-    pub request_id: Option<String>,
+    pub request_id: String,
 }
 
 impl Origin {
@@ -28,7 +28,7 @@ impl Origin {
     pub fn of(req: &rocket::Request<'_>) -> Self {
         Self {
             ip: req.client_ip(),
-            request_id: Some(RequestId::of(req).to_owned()),
+            request_id: RequestId::of(req).to_owned(),
         }
     }
 }
@@ -125,7 +125,7 @@ struct Line<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     session_id: Option<Uuid>,
     ip: Option<IpAddr>,
-    request_id: Option<&'a str>,
+    request_id: &'a str,
 }
 
 pub struct SecurityLog {
@@ -174,7 +174,7 @@ impl SecurityLog {
                 .map(|n| n.chars().take(MAX_NAME_CHARS).collect()),
             session_id: event.session_id,
             ip: origin.ip,
-            request_id: origin.request_id.as_deref(),
+            request_id: &origin.request_id,
         };
         let Some(sink) = &self.sink else {
             tracing::info!(
@@ -225,7 +225,7 @@ mod tests {
         };
         let origin = Origin {
             ip: Some("192.0.2.1".parse().unwrap()),
-            request_id: Some("req-1".into()),
+            request_id: "req-1".into(),
         };
 
         log.record(
