@@ -6,8 +6,9 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use gatehouse::auth::TokenKeys;
-use gatehouse::auth::guard::presented_token;
+use gatehouse::auth::guard::Credential;
 use gatehouse::config::Settings;
+use gatehouse::web::guard::presented_token;
 use rocket::figment::Figment;
 use rocket::http::Header;
 use rocket::local::blocking::Client;
@@ -42,10 +43,8 @@ fn tokens(c: &mut Criterion) {
         b.iter(|| {
             let presented = presented_token(request.inner(), "gatehouse_at").expect("a token");
             match presented {
-                gatehouse::auth::guard::Presented::Bearer(t) => {
-                    keys.verify(black_box(t)).expect("valid")
-                }
-                gatehouse::auth::guard::Presented::Cookie(_) => unreachable!(),
+                Credential::Bearer(t) => keys.verify(black_box(t)).expect("valid"),
+                Credential::Cookie(_) => unreachable!(),
             }
         })
     });

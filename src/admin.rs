@@ -6,11 +6,10 @@ use std::fmt::Write as _;
 use rocket::figment::Figment;
 use sqlx::PgPool;
 
-use crate::auth::PasswordHasher;
-use crate::auth::blocklist::CommonPasswords;
+use crate::auth::{AuthError, Core, Origin};
 use crate::config::Settings;
 use crate::db;
-use crate::domain::{NewAccount, PasswordPolicy, RawCredentials, Username};
+use crate::domain::{RawCredentials, Username};
 
 /// A failed command: the message says what went wrong and what to do.
 #[derive(Debug, thiserror::Error)]
@@ -89,43 +88,35 @@ pub async fn check_config(figment: &Figment) -> Result<String, AdminError> {
     }
 }
 
-/// Creates a user with the same rules as registration.
+/// Creates a user through the same accounts service as `POST /register`: the same rules, the
+/// same security event (with request id `cli`).
 pub async fn create_user(
     pool: &PgPool,
     settings: &Settings,
     username: &str,
     password: String,
 ) -> Result<db::users::User, AdminError> {
-    let policy = PasswordPolicy {
-        min_length: settings.password_min_length,
-    };
-    let common = CommonPasswords::load();
+    let core = Core::start(settings, pool.clone())
+        .await
+        .map_err(|e| AdminError(e.to_string()))?;
     let raw = RawCredentials {
         username: username.to_owned(),
         password,
     };
-    let account = NewAccount::parse(raw, &policy, |p| common.contains(p)).map_err(|fields| {
-        let problems: Vec<String> = fields
-            .iter()
-            .map(|(field, problems)| format!("{field} {}", problems.join(", ")))
-            .collect();
-        AdminError(problems.join("; "))
-    })?;
-    let hasher = PasswordHasher::start(1, 1, settings.bcrypt_cost)
-        .await
-        .map_err(|e| AdminError(e.to_string()))?;
-    let hash = hasher
-        .hash(account.password)
-        .await
-        .map_err(|e| AdminError(e.to_string()))?;
-    db::users::insert_user(pool, &account.username, &hash)
-        .await
-        .map_err(|e| match db::unique_violation(&e) {
-            Some(db::users::USERNAME_UNIQUE) => {
-                AdminError(format!("the username {username:?} is taken"))
-            }
-            _ => e.into(),
-        })
+    match core.accounts.create(raw, &Origin::command_line()).await {
+        Ok(registered) => Ok(registered.user),
+        Err(AuthError::InvalidInput(fields)) => {
+            let problems: Vec<String> = fields
+                .iter()
+                .map(|(field, problems)| format!("{field} {}", problems.join(", ")))
+                .collect();
+            Err(AdminError(problems.join("; ")))
+        }
+        Err(AuthError::UsernameTaken) => {
+            Err(AdminError(format!("the username {username:?} is taken")))
+        }
+        Err(e) => Err(AdminError(format!("cannot create the user: {e}"))),
+    }
 }
 
 async fn find(pool: &PgPool, name: &str) -> Result<db::users::StoredCredentials, AdminError> {
@@ -148,7 +139,7 @@ pub async fn list_users(pool: &PgPool) -> Result<Vec<db::users::UserSummary>, Ad
 
 /// Clears a username's failed sign-ins, lifting its throttle.
 pub async fn unlock_user(pool: &PgPool, name: &str) -> Result<(), AdminError> {
-    db::throttle::clear_failures(pool, &name.to_lowercase()).await?;
+    db::throttle::clear_failures(pool, &Username::canonical_form(name)).await?;
     Ok(())
 }
 
@@ -174,11 +165,9 @@ pub async fn import_seed(pool: &PgPool, seed_url: &str) -> Result<ImportReport, 
     let seed = PgPool::connect(seed_url)
         .await
         .map_err(|e| AdminError(format!("cannot connect to the seed database: {e}")))?;
-    let rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT username::text, password_hash::text FROM users ORDER BY 1")
-            .fetch_all(&seed)
-            .await
-            .map_err(|e| AdminError(format!("cannot read the seed's users table: {e}")))?;
+    let rows = db::seed::seed_users(&seed)
+        .await
+        .map_err(|e| AdminError(format!("cannot read the seed's users table: {e}")))?;
     let mut report = ImportReport::default();
     for (name, hash) in rows {
         let username = match Username::parse(&name) {

@@ -191,6 +191,14 @@ pub enum ConfigError {
     Zero(&'static str),
 }
 
+/// 48 bytes from the operating system's CSPRNG, base64url-encoded: a secret for one run.
+fn random_secret() -> String {
+    use base64::Engine;
+    let mut bytes = [0u8; 48];
+    aws_lc_rs::rand::fill(&mut bytes).expect("the system random number generator failed");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 impl Settings {
     /// Extracts and checks the settings. Without a `jwt_secret`, a random one is generated only
     /// when `allow_generated_secret` is set (the debug profile), and the caller is told so it can
@@ -203,9 +211,7 @@ impl Settings {
         let (jwt_secret, generated) = match raw.jwt_secret {
             Some(secret) if secret.expose().len() >= MIN_SECRET_BYTES => (secret, false),
             Some(secret) => return Err(ConfigError::ShortSecret(secret.expose().len())),
-            None if raw.allow_generated_secret => {
-                (Secret::new(crate::auth::random_token(48)), true)
-            }
+            None if raw.allow_generated_secret => (Secret::new(random_secret()), true),
             None => return Err(ConfigError::MissingSecret),
         };
         if !(10..=31).contains(&raw.bcrypt_cost) {

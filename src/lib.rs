@@ -1,15 +1,17 @@
 //! Gatehouse: a secure authentication server on Rocket and PostgreSQL.
 //!
 //! [`build`] assembles the whole application from a figment; the binary and the tests both call it.
+//! The layers point down only: `web` (and the command line in `admin`) → `auth` → `db` → `domain`.
 
 pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod db;
 pub mod domain;
-pub mod error;
 pub mod logging;
 pub mod web;
+
+use std::sync::Arc;
 
 use rocket::fairing::AdHoc;
 use rocket::figment::Figment;
@@ -17,9 +19,11 @@ use rocket::fs::FileServer;
 use rocket::{Build, Rocket};
 use rocket_db_pools::Database;
 
-use crate::auth::Accounts;
-use crate::auth::csrf::CsrfKey;
+use crate::auth::Core;
 use crate::config::Settings;
+use crate::web::cookies::SessionCookies;
+use crate::web::csrf::CsrfTokens;
+use crate::web::metrics::{MetricsAccess, RequestMetrics};
 
 /// Rocket's figment (`Rocket.toml`, then `ROCKET_*`), with `DATABASE_URL` overriding
 /// `databases.main.url` when set (the sqlx convention).
@@ -34,18 +38,22 @@ pub fn figment() -> Figment {
 /// The application: database, migrations, core services, routes, catchers and headers.
 pub fn build(figment: Figment) -> Rocket<Build> {
     let static_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/static");
-    let request_metrics = web::metrics::RequestMetrics::default();
+    let request_metrics = RequestMetrics::default();
     rocket::custom(figment)
         .attach(db::Db::init())
         .attach(db::migrations())
-        .attach(db::graceful_close())
+        .attach(web::ops::graceful_close())
         .attach(AdHoc::try_on_ignite("Gatehouse core", ignite_core))
         .attach(web::headers::shield())
         .attach(web::headers::SecurityHeaders)
         .manage(request_metrics.clone())
         .attach(request_metrics)
-        .attach(AdHoc::on_liftoff("Session housekeeping", |rocket| {
-            Box::pin(auth::housekeeping::start(rocket))
+        .attach(AdHoc::on_liftoff("Housekeeping", |rocket| {
+            Box::pin(async move {
+                if let Some(work) = rocket.state::<auth::housekeeping::Housekeeping>() {
+                    work.clone().spawn(rocket.shutdown());
+                }
+            })
         }))
         .mount("/", web::accounts::routes())
         .mount("/", web::me::routes())
@@ -59,6 +67,8 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         .register("/", web::catchers::catchers())
 }
 
+/// Starts the core's services and manages each as its own state; the background work (the
+/// revocation listener, housekeeping) starts at liftoff and stops at shutdown.
 async fn ignite_core(rocket: Rocket<Build>) -> rocket::fairing::Result {
     let (settings, generated) = match Settings::from_figment(rocket.figment()) {
         Ok(parsed) => parsed,
@@ -73,12 +83,27 @@ async fn ignite_core(rocket: Rocket<Build>) -> rocket::fairing::Result {
              when the process stops, and instances cannot share tokens. Set ROCKET_JWT_SECRET."
         );
     }
-    let csrf_key = CsrfKey::derive(&settings);
-    match Accounts::start(settings).await {
-        Ok(accounts) => Ok(rocket.manage(accounts).manage(csrf_key)),
+    let Some(pool) = db::Db::fetch(&rocket).map(|db| db.inner().clone()) else {
+        return Err(rocket);
+    };
+    let core = match Core::start(&settings, pool).await {
+        Ok(core) => core,
         Err(e) => {
             log::error!("{e}");
-            Err(rocket)
+            return Err(rocket);
         }
-    }
+    };
+    Ok(rocket
+        .manage(SessionCookies::new(&settings))
+        .manage(CsrfTokens::new(
+            core.csrf_key,
+            settings.cookie_secure,
+            Arc::clone(&core.log),
+        ))
+        .manage(MetricsAccess::new(&settings, core.hasher, core.log))
+        .manage(core.accounts)
+        .manage(core.sessions)
+        .manage(core.authenticator)
+        .manage(core.password_policy)
+        .manage(core.housekeeping))
 }

@@ -1,338 +1,175 @@
-//! Accounts and sessions: the one implementation both audiences call. Every security decision of
-//! registration, sign-in, refresh and sign-out is made here, and every one is logged.
+//! Accounts: registration, sign-in, password change and deletion. Every decision is made here
+//! once, for both audiences and the command line, and every one is logged.
+//!
+//! A sign-in is a short state machine: the password is checked ([`PasswordChecked`]), then a
+//! session is opened ([`SignInStep::SessionOpened`]). A second factor, when an account has one, is
+//! one more state between the two, not a branch in every caller.
 
-use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use sqlx::PgPool;
-use time::OffsetDateTime;
-use uuid::Uuid;
 
-use super::audit::{Event, Origin, SecurityLog};
+use super::audit::{Event, SecurityLog};
 use super::blocklist::CommonPasswords;
-use super::password::HashError;
+use super::client::{ClientInfo, Origin};
+use super::error::AuthError;
+use super::password::PasswordHasher;
 use super::revocations::Revocations;
-use super::{AuthUser, PasswordHasher, TokenKeys, random_token, token_digest};
-use crate::config::{Settings, ThrottleSettings};
-use crate::db::sessions::{Rotation, SessionInfo};
+use super::sessions::{AuthUser, Sessions, SignIn, Verified};
+use super::throttle::{IpLimited, Throttle};
+use crate::db;
 use crate::db::users::{StoredCredentials, User};
-use crate::db::{self};
 use crate::domain::{
     Credentials, FieldErrors, NewAccount, Password, PasswordPolicy, RawCredentials, Username,
 };
 
-/// Refresh tokens carry 256 random bits (CONTRACT.md section 3).
-const REFRESH_TOKEN_BYTES: usize = 32;
-/// User agents are stored for the session list, cut to a sane length.
-const MAX_USER_AGENT_CHARS: usize = 512;
-
-/// What the security core can answer besides success. The web layer maps each to a status.
-#[derive(Debug, thiserror::Error)]
-pub enum AuthError {
-    #[error("invalid input")]
-    InvalidInput(FieldErrors),
-    /// Unknown user or wrong password: deliberately one variant.
-    #[error("invalid credentials")]
-    InvalidCredentials,
-    #[error("username taken")]
-    UsernameTaken,
-    /// A wrong password from a signed-in user (password change, account deletion).
-    #[error("wrong password")]
-    WrongPassword,
-    /// An unknown, expired, spent or revoked refresh token.
-    #[error("invalid refresh token")]
-    InvalidRefreshToken,
-    /// Too many attempts; retry after this many seconds.
-    #[error("throttled")]
-    Throttled { retry_after: u64 },
-    /// The password hashing queue is full.
-    #[error("busy")]
-    Busy,
-    /// The database cannot be reached.
-    #[error("database unavailable")]
-    Unavailable,
-    #[error("internal error: {0}")]
-    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
-}
-
-impl From<sqlx::Error> for AuthError {
-    fn from(e: sqlx::Error) -> Self {
-        if db::is_unavailable(&e) {
-            Self::Unavailable
-        } else {
-            Self::Internal(e.into())
-        }
-    }
-}
-
-impl From<HashError> for AuthError {
-    fn from(e: HashError) -> Self {
-        match e {
-            HashError::Busy => Self::Busy,
-            other => Self::Internal(other.into()),
-        }
-    }
-}
-
-impl From<FieldErrors> for AuthError {
-    fn from(e: FieldErrors) -> Self {
-        Self::InvalidInput(e)
-    }
-}
-
-fn throttled(wait: Duration) -> AuthError {
-    // Rounded up: a client that waits exactly this long is let through.
-    AuthError::Throttled {
-        retry_after: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
-    }
-}
-
-/// Who is asking, as far as the core cares: recorded on sessions and in the security log.
-#[derive(Debug, Clone)]
-pub struct ClientInfo {
-    pub user_agent: Option<String>,
-    pub origin: Origin,
-}
-
-impl ClientInfo {
-    pub fn ip(&self) -> Option<IpAddr> {
-        self.origin.ip
-    }
-
-    fn ip_bucket(&self, action: &str) -> String {
-        match self.origin.ip {
-            Some(ip) => format!("{action}:{ip}"),
-            None => format!("{action}:unknown"),
-        }
-    }
-}
-
-/// A successful sign-in: a session and its tokens.
+/// Where a sign-in stands after the caller's last step.
 #[derive(Debug)]
-pub struct SignIn {
-    pub user_id: Uuid,
-    pub username: String,
-    pub session_id: Uuid,
-    pub access_token: String,
-    pub refresh_token: String,
-    /// Seconds until the access token expires.
-    pub expires_in: u64,
-    /// When the access token expires (Unix seconds).
-    pub expires_at: i64,
+pub enum SignInStep {
+    /// Signed in: a session and its tokens.
+    SessionOpened(SignIn),
 }
 
-impl SignIn {
-    /// The signed-in user this sign-in proves.
-    pub fn user(&self) -> AuthUser {
-        AuthUser {
-            user_id: self.user_id,
-            session_id: self.session_id,
-            username: self.username.clone(),
-            expires_at: self.expires_at,
-        }
-    }
+/// The first state of a sign-in: the password matched, nothing is open yet.
+#[derive(Debug)]
+struct PasswordChecked(Verified);
+
+/// A new account, which may be signed in at once (the browser's registration does).
+#[derive(Debug)]
+pub struct Registered {
+    pub user: User,
 }
 
-/// The accounts service: settings, keys, the password hasher, the password list and the security
-/// log, built once at ignition.
 pub struct Accounts {
-    settings: Settings,
-    keys: TokenKeys,
-    hasher: PasswordHasher,
+    pool: PgPool,
+    hasher: Arc<PasswordHasher>,
+    throttle: Arc<Throttle>,
+    sessions: Sessions,
+    revocations: Arc<Revocations>,
+    log: Arc<SecurityLog>,
     policy: PasswordPolicy,
     common_passwords: CommonPasswords,
-    log: SecurityLog,
-    revocations: Arc<Revocations>,
 }
 
-/// Why the core could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("cannot start the password hasher: {0}")]
-    Hasher(#[from] HashError),
-    #[error("cannot open the security log: {0}")]
-    Log(#[from] std::io::Error),
+/// What the accounts service works with, shared with the other services.
+pub struct AccountsParts {
+    pub pool: PgPool,
+    pub hasher: Arc<PasswordHasher>,
+    pub throttle: Arc<Throttle>,
+    pub sessions: Sessions,
+    pub revocations: Arc<Revocations>,
+    pub log: Arc<SecurityLog>,
+    pub policy: PasswordPolicy,
 }
 
 impl Accounts {
-    pub async fn start(settings: Settings) -> Result<Self, StartError> {
-        let log = SecurityLog::open(settings.security_log.as_deref())?;
-        let hasher = PasswordHasher::start(
-            settings.password_hash_threads,
-            settings.password_hash_queue,
-            settings.bcrypt_cost,
-        )
-        .await?;
-        Ok(Self {
-            keys: TokenKeys::new(&settings),
-            policy: PasswordPolicy {
-                min_length: settings.password_min_length,
-            },
+    pub fn new(parts: AccountsParts) -> Self {
+        Self {
+            pool: parts.pool,
+            hasher: parts.hasher,
+            throttle: parts.throttle,
+            sessions: parts.sessions,
+            revocations: parts.revocations,
+            log: parts.log,
+            policy: parts.policy,
             common_passwords: CommonPasswords::load(),
-            revocations: Arc::new(Revocations::new(settings.access_token_ttl)),
-            settings,
-            hasher,
-            log,
-        })
-    }
-
-    pub fn settings(&self) -> &Settings {
-        &self.settings
-    }
-
-    pub fn keys(&self) -> &TokenKeys {
-        &self.keys
-    }
-
-    pub fn policy(&self) -> &PasswordPolicy {
-        &self.policy
-    }
-
-    fn throttle(&self) -> &ThrottleSettings {
-        &self.settings.throttle
-    }
-
-    /// The in-process set of revoked sessions.
-    pub fn revocations(&self) -> &Revocations {
-        &self.revocations
-    }
-
-    /// A handle on the set for the task that keeps it current.
-    pub fn revocations_handle(&self) -> Arc<Revocations> {
-        Arc::clone(&self.revocations)
-    }
-
-    pub fn hasher(&self) -> &PasswordHasher {
-        &self.hasher
-    }
-
-    pub fn security_log(&self) -> &SecurityLog {
-        &self.log
-    }
-
-    /// Records a security event.
-    pub fn audit(&self, origin: &Origin, event: Event<'_>) {
-        self.log.record(origin, event);
+        }
     }
 
     fn is_common(&self, password: &str) -> bool {
         self.common_passwords.contains(password)
     }
 
-    /// Counts an attempt against a per-IP limit; refuses once the limit is reached.
-    async fn take_ip_slot(
-        &self,
-        pool: &PgPool,
-        client: &ClientInfo,
-        action: &'static str,
-        limit: u32,
-    ) -> Result<(), AuthError> {
-        let bucket = client.ip_bucket(action);
-        match db::throttle::take_rate_slot(pool, &bucket, limit, ThrottleSettings::IP_WINDOW)
-            .await?
-        {
-            None => Ok(()),
-            Some(wait) => {
-                self.audit(&client.origin, Event::new(action, "ip_throttled"));
-                Err(throttled(wait))
-            }
-        }
-    }
-
-    /// Refuses, before any password work, a username with too many recent failures.
-    async fn check_username_throttle(
-        &self,
-        pool: &PgPool,
-        origin: &Origin,
-        action: &'static str,
-        name: &str,
-    ) -> Result<(), AuthError> {
-        let limits = self.throttle();
-        match db::throttle::username_blocked_for(
-            pool,
-            name,
-            limits.login_failure_limit,
-            limits.login_failure_window,
-        )
-        .await?
-        {
-            None => Ok(()),
-            Some(wait) => {
-                self.audit(origin, Event::new(action, "throttled").username(name));
-                Err(throttled(wait))
-            }
-        }
-    }
-
-    /// Creates an account. The database's unique index is the final word on duplicates, so two
-    /// concurrent registrations of one name give one account and one `UsernameTaken`.
+    /// Registration from a client: throttled per address, then [`Accounts::create`].
     pub async fn register(
         &self,
-        pool: &PgPool,
         raw: RawCredentials,
         client: &ClientInfo,
-    ) -> Result<User, AuthError> {
-        self.take_ip_slot(pool, client, "register", self.throttle().register_ip_limit)
+    ) -> Result<Registered, AuthError> {
+        self.throttle
+            .take_ip_slot(client, IpLimited::Register)
             .await?;
+        self.create(raw, &client.origin).await
+    }
+
+    /// Creates an account under the registration rules; the operator's `user create` comes here
+    /// too. The database's unique index is the final word on duplicates, so two concurrent
+    /// registrations of one name give one account and one `UsernameTaken`.
+    pub async fn create(
+        &self,
+        raw: RawCredentials,
+        origin: &Origin,
+    ) -> Result<Registered, AuthError> {
         let account = NewAccount::parse(raw, &self.policy, |p| self.is_common(p))?;
         let name = account.username.canonical();
+        let taken = || {
+            self.log.record(
+                origin,
+                Event::new("register", "username_taken").username(&name),
+            );
+            AuthError::UsernameTaken
+        };
         // A cheap look first, so a taken name costs no bcrypt work.
-        if db::users::find_credentials(pool, &account.username)
+        if db::users::find_credentials(&self.pool, &account.username)
             .await?
             .is_some()
         {
-            self.audit(
-                &client.origin,
-                Event::new("register", "username_taken").username(&name),
-            );
-            return Err(AuthError::UsernameTaken);
+            return Err(taken());
         }
         let hash = self.hasher.hash(account.password).await?;
-        let user = db::users::insert_user(pool, &account.username, &hash)
-            .await
-            .map_err(|e| match db::unique_violation(&e) {
-                Some(db::users::USERNAME_UNIQUE) => AuthError::UsernameTaken,
-                _ => e.into(),
-            });
-        match &user {
-            Ok(user) => self.audit(
-                &client.origin,
-                Event::new("register", "success")
-                    .user(user.id)
-                    .username(&name),
-            ),
-            Err(AuthError::UsernameTaken) => self.audit(
-                &client.origin,
-                Event::new("register", "username_taken").username(&name),
-            ),
-            Err(_) => {}
-        }
-        user
+        let user = match db::users::insert_user(&self.pool, &account.username, &hash).await {
+            Ok(user) => user,
+            Err(e) if db::unique_violation(&e) == Some(db::users::USERNAME_UNIQUE) => {
+                return Err(taken());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.log.record(
+            origin,
+            Event::new("register", "success")
+                .user(user.id)
+                .username(&name),
+        );
+        Ok(Registered { user })
     }
 
-    /// Checks a username and password and opens a session. Unknown users and wrong passwords take
-    /// the same bcrypt work and give the same error (OWASP ASVS 6.3.8, Authentication Cheat Sheet);
-    /// throttles run first, so a throttled attempt costs no bcrypt work and says nothing about the
-    /// password.
+    /// Signs in the account just registered: choosing the password proved it.
+    pub async fn sign_in_registered(
+        &self,
+        registered: Registered,
+        client: &ClientInfo,
+    ) -> Result<SignInStep, AuthError> {
+        let user = registered.user;
+        let checked = PasswordChecked(Verified::new(user.id, user.username));
+        self.advance(checked, client).await
+    }
+
+    /// Signs in with a username and password.
     pub async fn sign_in(
         &self,
-        pool: &PgPool,
         raw: RawCredentials,
         client: &ClientInfo,
-    ) -> Result<SignIn, AuthError> {
-        self.take_ip_slot(pool, client, "login", self.throttle().login_ip_limit)
-            .await?;
-        let credentials = Credentials::parse(raw.clone())?;
-        // A name that breaks the rules cannot exist, but is still throttled by what was typed.
-        let name = match &credentials.username {
-            Some(name) => name.canonical(),
-            None => raw.username.to_lowercase().chars().take(64).collect(),
-        };
-        self.check_username_throttle(pool, &client.origin, "login", &name)
+    ) -> Result<SignInStep, AuthError> {
+        let checked = self.check_sign_in_password(raw, client).await?;
+        self.advance(checked, client).await
+    }
+
+    /// Checks a username and password. Unknown users and wrong passwords take the same bcrypt
+    /// work and give the same error (OWASP ASVS 6.3.8, Authentication Cheat Sheet); throttles run
+    /// first, so a throttled attempt costs no bcrypt work and says nothing about the password.
+    async fn check_sign_in_password(
+        &self,
+        raw: RawCredentials,
+        client: &ClientInfo,
+    ) -> Result<PasswordChecked, AuthError> {
+        self.throttle.take_ip_slot(client, IpLimited::Login).await?;
+        let name = Username::canonical_form(&raw.username);
+        let credentials = Credentials::parse(raw)?;
+        self.throttle
+            .check_username(&client.origin, "login", &name)
             .await?;
         let stored = match &credentials.username {
-            Some(username) => db::users::find_credentials(pool, username).await?,
+            Some(username) => db::users::find_credentials(&self.pool, username).await?,
             None => None,
         };
         let (user, hash) = match stored {
@@ -342,141 +179,53 @@ impl Accounts {
         let matched = self.hasher.verify(credentials.password, hash).await?;
         match user {
             Some((id, username)) if matched => {
-                db::throttle::clear_failures(pool, &name).await?;
-                let sign_in = self.open_session(pool, id, username, client).await?;
-                self.audit(
-                    &client.origin,
-                    Event::new("login", "success")
-                        .user(id)
-                        .username(&name)
-                        .session(sign_in.session_id),
-                );
-                Ok(sign_in)
+                self.throttle.clear(&name).await?;
+                Ok(PasswordChecked(Verified::new(id, username)))
             }
             user => {
-                db::throttle::record_failure(pool, &name).await?;
+                self.throttle.record_failure(&name).await?;
                 let outcome = if user.is_some() {
                     "wrong_password"
                 } else {
                     "unknown_user"
                 };
-                self.audit(&client.origin, Event::new("login", outcome).username(&name));
+                self.log
+                    .record(&client.origin, Event::new("login", outcome).username(&name));
                 Err(AuthError::InvalidCredentials)
             }
         }
     }
 
-    /// Opens a session for a user who has just proved who they are.
-    pub async fn open_session(
+    /// The step after the password: no account has a second factor yet, so the session opens.
+    async fn advance(
         &self,
-        pool: &PgPool,
-        user_id: Uuid,
-        username: String,
+        checked: PasswordChecked,
         client: &ClientInfo,
-    ) -> Result<SignIn, AuthError> {
-        let refresh_token = random_token(REFRESH_TOKEN_BYTES);
-        let user_agent = client
-            .user_agent
-            .as_deref()
-            .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect::<String>());
-        let session_id = db::sessions::insert_session(
-            pool,
-            db::sessions::NewSession {
-                user_id,
-                refresh_hash: &token_digest(&refresh_token),
-                ttl: self.settings.refresh_token_ttl,
-                user_agent: user_agent.as_deref(),
-                ip: client.ip(),
-            },
-        )
-        .await?;
-        Ok(self.tokens_for(user_id, username, session_id, refresh_token))
-    }
-
-    fn tokens_for(
-        &self,
-        user_id: Uuid,
-        username: String,
-        session_id: Uuid,
-        refresh_token: String,
-    ) -> SignIn {
-        let ttl = self.keys.ttl().as_secs();
-        SignIn {
-            access_token: self.keys.issue(user_id, session_id, &username),
-            user_id,
-            username,
-            session_id,
-            refresh_token,
-            expires_in: ttl,
-            expires_at: OffsetDateTime::now_utc().unix_timestamp() + ttl as i64,
-        }
-    }
-
-    /// Exchanges a refresh token for a new pair of the same session (rotation). A spent token
-    /// presented again after the grace window revokes the session: one of its holders is a thief.
-    pub async fn refresh(
-        &self,
-        pool: &PgPool,
-        refresh_token: &str,
-        origin: &Origin,
-    ) -> Result<SignIn, AuthError> {
-        // Ours are 43 characters; anything far off is not worth a query.
-        if refresh_token.is_empty() || refresh_token.len() > 256 {
-            self.audit(origin, Event::new("refresh", "invalid_token"));
-            return Err(AuthError::InvalidRefreshToken);
-        }
-        let next = random_token(REFRESH_TOKEN_BYTES);
-        let rotation = db::sessions::rotate_refresh_token(
-            pool,
-            &token_digest(refresh_token),
-            &token_digest(&next),
-            self.settings.refresh_grace_period,
-            self.settings.refresh_token_ttl,
-        )
-        .await?;
-        match rotation {
-            Rotation::Rotated {
-                session_id,
-                user_id,
-                username,
-            } => {
-                self.audit(
-                    origin,
-                    Event::new("refresh", "success")
-                        .user(user_id)
-                        .session(session_id),
-                );
-                Ok(self.tokens_for(user_id, username, session_id, next))
-            }
-            Rotation::Refused => {
-                self.audit(origin, Event::new("refresh", "invalid_token"));
-                Err(AuthError::InvalidRefreshToken)
-            }
-            Rotation::ReuseDetected { session_id } => {
-                self.revocations.add([session_id]);
-                self.audit(
-                    origin,
-                    Event::new("refresh", "reuse_detected_session_revoked").session(session_id),
-                );
-                Err(AuthError::InvalidRefreshToken)
-            }
-        }
+    ) -> Result<SignInStep, AuthError> {
+        let PasswordChecked(user) = checked;
+        let sign_in = self.sessions.open(user, client).await?;
+        self.log.record(
+            &client.origin,
+            Event::new("login", "success")
+                .user(sign_in.user_id)
+                .username(&sign_in.username.to_ascii_lowercase())
+                .session(sign_in.session_id),
+        );
+        Ok(SignInStep::SessionOpened(sign_in))
     }
 
     /// Checks the password of a signed-in user. A wrong one counts as a failed sign-in for the
     /// username throttle, which is checked first.
     async fn check_password(
         &self,
-        pool: &PgPool,
         user: &AuthUser,
         password: Password,
         action: &'static str,
         origin: &Origin,
     ) -> Result<StoredCredentials, AuthError> {
-        let name = user.username.to_ascii_lowercase();
-        self.check_username_throttle(pool, origin, action, &name)
-            .await?;
-        let stored = db::users::find_credentials_by_id(pool, user.user_id)
+        let name = Username::canonical_form(&user.username);
+        self.throttle.check_username(origin, action, &name).await?;
+        let stored = db::users::find_credentials_by_id(&self.pool, user.user_id)
             .await?
             .ok_or(AuthError::WrongPassword)?;
         if self
@@ -486,8 +235,8 @@ impl Accounts {
         {
             Ok(stored)
         } else {
-            db::throttle::record_failure(pool, &name).await?;
-            self.audit(
+            self.throttle.record_failure(&name).await?;
+            self.log.record(
                 origin,
                 Event::new(action, "wrong_password").user(user.user_id),
             );
@@ -499,7 +248,6 @@ impl Accounts {
     /// revoked, the current one continues (OWASP ASVS 7.4.3).
     pub async fn change_password(
         &self,
-        pool: &PgPool,
         user: &AuthUser,
         current: String,
         new: String,
@@ -516,13 +264,13 @@ impl Accounts {
         let (Some(current), Some(new)) = (current, new) else {
             return Err(AuthError::InvalidInput(errors));
         };
-        self.check_password(pool, user, current, "password_change", origin)
+        self.check_password(user, current, "password_change", origin)
             .await?;
         let hash = self.hasher.hash(new).await?;
         let revoked =
-            db::users::change_password(pool, user.user_id, &hash, user.session_id).await?;
+            db::users::change_password(&self.pool, user.user_id, &hash, user.session_id).await?;
         self.revocations.add(revoked);
-        self.audit(
+        self.log.record(
             origin,
             Event::new("password_change", "success_other_sessions_revoked").user(user.user_id),
         );
@@ -530,92 +278,27 @@ impl Accounts {
     }
 
     /// Deletes the account after checking its password; its sessions end with it.
-    pub async fn delete_account(
+    pub async fn delete(
         &self,
-        pool: &PgPool,
         user: &AuthUser,
         password: String,
         origin: &Origin,
     ) -> Result<(), AuthError> {
-        let password = Password::parse(password).map_err(|p| {
-            let mut errors = FieldErrors::default();
-            errors.add("password", p);
-            AuthError::InvalidInput(errors)
-        })?;
-        self.check_password(pool, user, password, "account_deletion", origin)
+        let password =
+            Password::parse(password).map_err(|p| AuthError::invalid_field("password", p))?;
+        self.check_password(user, password, "account_deletion", origin)
             .await?;
-        let revoked = db::users::delete_user(pool, user.user_id).await?;
+        let revoked = db::users::delete_user(&self.pool, user.user_id).await?;
         self.revocations.add(revoked);
-        self.audit(
+        self.log.record(
             origin,
             Event::new("account_deletion", "success").user(user.user_id),
         );
         Ok(())
     }
 
-    /// The user's live sessions.
-    pub async fn sessions(
-        &self,
-        pool: &PgPool,
-        user_id: Uuid,
-    ) -> Result<Vec<SessionInfo>, AuthError> {
-        Ok(db::sessions::list_sessions(pool, user_id).await?)
-    }
-
-    /// Revokes one of the user's own sessions; `false` when there is no such live session of
-    /// theirs (another user's session is indistinguishable from a missing one).
-    pub async fn revoke_session(
-        &self,
-        pool: &PgPool,
-        user: &AuthUser,
-        session_id: Uuid,
-        origin: &Origin,
-    ) -> Result<bool, AuthError> {
-        let revoked = db::sessions::revoke_session(pool, session_id, user.user_id).await?;
-        if revoked {
-            self.revocations.add([session_id]);
-            let kind = if session_id == user.session_id {
-                "logout"
-            } else {
-                "session_revoked"
-            };
-            self.audit(
-                origin,
-                Event::new(kind, "success")
-                    .user(user.user_id)
-                    .session(session_id),
-            );
-        }
-        Ok(revoked)
-    }
-
-    /// Revokes every session of the user but the current one.
-    pub async fn revoke_other_sessions(
-        &self,
-        pool: &PgPool,
-        user: &AuthUser,
-        origin: &Origin,
-    ) -> Result<u64, AuthError> {
-        let revoked =
-            db::sessions::revoke_other_sessions(pool, user.user_id, user.session_id).await?;
-        let count = revoked.len() as u64;
-        self.revocations.add(revoked);
-        self.audit(
-            origin,
-            Event::new("other_sessions_revoked", "success").user(user.user_id),
-        );
-        Ok(count)
-    }
-
-    /// Ends the current session: its tokens are refused from the next request on.
-    pub async fn sign_out(
-        &self,
-        pool: &PgPool,
-        user: &AuthUser,
-        origin: &Origin,
-    ) -> Result<(), AuthError> {
-        self.revoke_session(pool, user, user.session_id, origin)
-            .await?;
-        Ok(())
+    /// The account of a signed-in user; `None` when it is gone.
+    pub async fn find(&self, user: &AuthUser) -> Result<Option<User>, AuthError> {
+        Ok(db::users::find_user(&self.pool, user.user_id).await?)
     }
 }

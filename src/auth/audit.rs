@@ -12,65 +12,10 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::client::Origin;
+
 /// Usernames in the log are cut to this many characters: a rejected one may be anything.
 const MAX_NAME_CHARS: usize = 64;
-
-/// Where the request came from, for the log.
-#[derive(Debug, Clone)]
-pub struct Origin {
-    pub ip: Option<IpAddr>,
-    pub request_id: String,
-}
-
-impl Origin {
-    /// The client IP (as Rocket resolves it: the socket's unless `ip_header` is configured) and
-    /// the request id of a request.
-    pub fn of(req: &rocket::Request<'_>) -> Self {
-        Self {
-            ip: req.client_ip(),
-            request_id: RequestId::of(req).to_owned(),
-        }
-    }
-}
-
-/// The id of a request: a valid `X-Request-Id` from the client or the proxy, else a new one.
-/// Made on first use and kept for the request; the headers fairing echoes it in the response.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
-
-impl RequestId {
-    /// Accepts an incoming id only if it is short and made of safe characters, so it cannot
-    /// inject anything into logs or headers.
-    pub fn from_header(value: Option<&str>) -> Self {
-        match value {
-            Some(v)
-                if !v.is_empty()
-                    && v.len() <= 64
-                    && v.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b)) =>
-            {
-                Self(v.to_owned())
-            }
-            _ => Self::generate(),
-        }
-    }
-
-    /// A process-unique id: a random prefix drawn once per process and a counter, so ids from
-    /// several instances do not collide and a request costs no system call for randomness.
-    fn generate() -> Self {
-        static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let prefix = PREFIX.get_or_init(|| Uuid::new_v4().simple().to_string()[..12].to_owned());
-        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Self(format!("{prefix}-{n:x}"))
-    }
-
-    pub fn of<'r>(req: &'r rocket::Request<'_>) -> &'r str {
-        let id: &RequestId =
-            req.local_cache(|| RequestId::from_header(req.headers().get_one("X-Request-Id")));
-        &id.0
-    }
-}
 
 /// One security event.
 #[derive(Debug, Clone, Copy)]

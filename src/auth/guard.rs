@@ -1,29 +1,19 @@
-//! The request guard: who is signed in.
+//! Who is signed in: the checks behind the request guard, on plain values. The web layer reads
+//! the token, the refresh cookie and the CSRF evidence off the request (`web/guard.rs`) and
+//! applies what this decides to the response's cookies.
 
-use rocket::http::{Method, Status};
-use rocket::request::{FromRequest, Outcome, Request};
-use rocket_db_pools::Database;
-use uuid::Uuid;
+use std::net::IpAddr;
+use std::sync::Arc;
 
-use super::audit::{Event, Origin};
-use super::csrf::{self, CsrfKey};
-use super::revocations::Verdict;
-use super::{Accounts, AuthError, TokenError, cookies};
-use crate::db::{self, Db};
+use sqlx::PgPool;
 
-/// A signed-in user, proved by a valid access token whose session is live.
-///
-/// The token comes from `Authorization: Bearer` when that header is present (an invalid header is
-/// not rescued by a cookie), else from the access cookie; never from the query string
-/// (RFC 6750 2.3 is not supported: URLs end up in logs and `Referer` headers).
-#[derive(Debug, Clone)]
-pub struct AuthUser {
-    pub user_id: Uuid,
-    pub session_id: Uuid,
-    pub username: String,
-    /// When the access token expires (Unix seconds).
-    pub expires_at: i64,
-}
+use super::audit::{Event, SecurityLog};
+use super::client::Origin;
+use super::error::AuthError;
+use super::revocations::{Revocations, Verdict};
+use super::sessions::{AuthUser, Sessions, SignIn};
+use super::token::{TokenError, TokenKeys};
+use crate::db;
 
 /// Why a request is not authenticated; the web layer maps these to CONTRACT.md's 401 codes (and
 /// `Unavailable` to 503: a token that cannot be checked against revocation is not accepted).
@@ -51,65 +41,187 @@ impl From<TokenError> for TokenRejection {
     }
 }
 
-/// The credential a request presents, before it is checked.
+/// Where the access token came from.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Presented<'r> {
+pub enum Credential<'r> {
     Bearer(&'r str),
     Cookie(String),
 }
 
-/// Reads the token from the `Authorization` header, else from the access cookie.
-pub fn presented_token<'r>(
-    req: &'r Request<'_>,
-    cookie_name: &str,
-) -> Result<Presented<'r>, TokenRejection> {
-    let mut headers = req.headers().get("Authorization");
-    if let Some(value) = headers.next() {
-        if headers.next().is_some() {
-            return Err(TokenRejection::Invalid("several Authorization headers"));
+/// What a request presents, as read by the web layer.
+#[derive(Debug)]
+pub struct Presented<'r> {
+    /// The access token, or why the request carries none that can be used.
+    pub token: Result<Credential<'r>, TokenRejection>,
+    /// The refresh cookie's value, when the browser has one.
+    pub refresh_cookie: Option<String>,
+    pub ip: Option<IpAddr>,
+    pub request_id: &'r str,
+}
+
+impl Presented<'_> {
+    fn origin(&self) -> Origin {
+        Origin {
+            ip: self.ip,
+            request_id: self.request_id.to_owned(),
         }
-        // RFC 6750 2.1: `Bearer 1*SP b64token`; the scheme is case-insensitive (RFC 9110 11.1).
-        let (scheme, token) = value
-            .split_once(' ')
-            .ok_or(TokenRejection::Invalid("not a Bearer credential"))?;
-        if !scheme.eq_ignore_ascii_case("Bearer") {
-            return Err(TokenRejection::Invalid("not a Bearer credential"));
-        }
-        let token = token.trim_matches(' ');
-        if token.is_empty() {
-            return Err(TokenRejection::Invalid("empty Bearer credential"));
-        }
-        return Ok(Presented::Bearer(token));
-    }
-    match req.cookies().get(cookie_name) {
-        Some(cookie) if !cookie.value().is_empty() => {
-            Ok(Presented::Cookie(cookie.value().to_owned()))
-        }
-        _ => Err(TokenRejection::Missing),
     }
 }
 
-/// A cookie authenticates whatever the browser sends, so an unsafe request authenticated by it
-/// must prove it comes from our pages: forms carry the token in a field (checked with the body,
-/// by the form decoder), scripts in the `X-CSRF-Token` header (checked here).
-fn check_cookie_csrf(req: &Request<'_>, accounts: &Accounts) -> Result<(), TokenRejection> {
-    if matches!(req.method(), Method::Get | Method::Head | Method::Options) {
-        return Ok(());
+/// A successful check.
+#[derive(Debug)]
+pub enum Authenticated {
+    /// The access token is good.
+    ByToken(AuthUser),
+    /// The access cookie was missing or expired and the refresh cookie renewed the session: the
+    /// response must carry the new pair.
+    Renewed(Box<SignIn>),
+}
+
+/// A failed check.
+#[derive(Debug, Clone, Copy)]
+pub struct Refusal {
+    pub rejection: TokenRejection,
+    /// The refresh cookie is dead: the response should clear the session cookies.
+    pub clear_cookies: bool,
+}
+
+impl From<TokenRejection> for Refusal {
+    fn from(rejection: TokenRejection) -> Self {
+        Self {
+            rejection,
+            clear_cookies: false,
+        }
     }
-    if req.content_type().is_some_and(|ct| ct.is_form()) {
-        return csrf::check_origin(req).map_err(TokenRejection::Csrf);
+}
+
+pub struct Authenticator {
+    pool: PgPool,
+    keys: Arc<TokenKeys>,
+    revocations: Arc<Revocations>,
+    sessions: Sessions,
+    log: Arc<SecurityLog>,
+}
+
+impl Authenticator {
+    pub fn new(
+        pool: PgPool,
+        keys: Arc<TokenKeys>,
+        revocations: Arc<Revocations>,
+        sessions: Sessions,
+        log: Arc<SecurityLog>,
+    ) -> Self {
+        Self {
+            pool,
+            keys,
+            revocations,
+            sessions,
+            log,
+        }
     }
-    let key = req
-        .rocket()
-        .state::<CsrfKey>()
-        .ok_or(TokenRejection::Csrf("CSRF key not configured"))?;
-    csrf::verify(
-        key,
-        accounts.settings(),
-        req,
-        req.headers().get_one(csrf::HEADER),
-    )
-    .map_err(TokenRejection::Csrf)
+
+    /// Checks what a request presents. A cookie authenticates whatever the browser sends, so
+    /// when the cookies are what authenticates, `csrf` must prove the request comes from our
+    /// pages (it is called only then). Token and CSRF refusals are logged; a request without any
+    /// credential is routine.
+    pub async fn authenticate(
+        &self,
+        presented: Presented<'_>,
+        csrf: impl FnOnce() -> Result<(), &'static str>,
+    ) -> Result<Authenticated, Refusal> {
+        let result = self.check(&presented, csrf).await;
+        if let Err(refusal) = &result {
+            self.log_refusal(&presented, refusal.rejection);
+        }
+        result
+    }
+
+    /// The paths that reach the database are boxed: Rocket moves this future on every request,
+    /// and unboxed they made it ten times larger than the common path needs.
+    async fn check(
+        &self,
+        presented: &Presented<'_>,
+        csrf: impl FnOnce() -> Result<(), &'static str>,
+    ) -> Result<Authenticated, Refusal> {
+        let by_cookie = matches!(presented.token, Ok(Credential::Cookie(_)))
+            || (presented.token == Err(TokenRejection::Missing)
+                && presented.refresh_cookie.is_some());
+        if by_cookie {
+            csrf().map_err(TokenRejection::Csrf)?;
+        }
+        let (token, from_cookie) = match &presented.token {
+            Ok(Credential::Bearer(t)) => (*t, false),
+            Ok(Credential::Cookie(t)) => (t.as_str(), true),
+            Err(TokenRejection::Missing) => {
+                return Box::pin(self.renew(presented, TokenRejection::Missing)).await;
+            }
+            Err(other) => return Err((*other).into()),
+        };
+        let claims = match self.keys.verify(token) {
+            Ok(claims) => claims,
+            Err(TokenError::Expired) if from_cookie => {
+                return Box::pin(self.renew(presented, TokenRejection::Expired)).await;
+            }
+            Err(e) => return Err(TokenRejection::from(e).into()),
+        };
+        // The in-process revocation set answers without a database round trip while it is known
+        // to be current; otherwise (starting, or its listener reconnecting) the database does.
+        let username = match (
+            self.revocations.check(claims.sid),
+            &claims.preferred_username,
+        ) {
+            (Verdict::Revoked, _) => return Err(TokenRejection::Invalid("session revoked").into()),
+            (Verdict::NotRevoked, Some(username)) => username.clone(),
+            _ => Box::pin(db::sessions::find_live_session_user(
+                &self.pool, claims.sid, claims.sub,
+            ))
+            .await
+            .map_err(lookup_failed)?
+            .ok_or(TokenRejection::Invalid("session revoked or user gone"))?,
+        };
+        Ok(Authenticated::ByToken(AuthUser {
+            user_id: claims.sub,
+            session_id: claims.sid,
+            username,
+            expires_at: claims.exp,
+        }))
+    }
+
+    /// A browser whose access cookie is gone or expired is served normally when its refresh
+    /// cookie is good. Without a usable refresh cookie the original rejection stands, and a dead
+    /// refresh cookie is to be cleared.
+    async fn renew(
+        &self,
+        presented: &Presented<'_>,
+        otherwise: TokenRejection,
+    ) -> Result<Authenticated, Refusal> {
+        let Some(refresh_token) = &presented.refresh_cookie else {
+            return Err(otherwise.into());
+        };
+        match self
+            .sessions
+            .refresh(refresh_token, &presented.origin())
+            .await
+        {
+            Ok(sign_in) => Ok(Authenticated::Renewed(Box::new(sign_in))),
+            Err(AuthError::Unavailable) => Err(TokenRejection::Unavailable.into()),
+            Err(_) => Err(Refusal {
+                rejection: otherwise,
+                clear_cookies: true,
+            }),
+        }
+    }
+
+    fn log_refusal(&self, presented: &Presented<'_>, rejection: TokenRejection) {
+        let (kind, outcome) = match rejection {
+            TokenRejection::Missing | TokenRejection::Unavailable => return,
+            TokenRejection::Expired => ("token_rejected", "expired"),
+            TokenRejection::Invalid(why) => ("token_rejected", why),
+            TokenRejection::Csrf(why) => ("csrf_refused", why),
+        };
+        self.log
+            .record(&presented.origin(), Event::new(kind, outcome));
+    }
 }
 
 fn lookup_failed(e: sqlx::Error) -> TokenRejection {
@@ -117,163 +229,4 @@ fn lookup_failed(e: sqlx::Error) -> TokenRejection {
         log::error!("session lookup failed: {e}");
     }
     TokenRejection::Unavailable
-}
-
-/// The paths that reach the database are boxed: Rocket moves this future on every request, and
-/// unboxed they made it ten times larger than the common path needs.
-async fn authenticate(req: &Request<'_>) -> Result<AuthUser, TokenRejection> {
-    let accounts = req
-        .rocket()
-        .state::<Accounts>()
-        .expect("Accounts is managed at ignition");
-    let settings = accounts.settings();
-    let pool = Db::fetch(req.rocket()).expect("Db is managed at ignition");
-    let refresh_cookie = req
-        .cookies()
-        .get(cookies::refresh_cookie_name(settings))
-        .map(|c| c.value().to_owned())
-        .filter(|v| !v.is_empty());
-
-    let presented = presented_token(req, cookies::access_cookie_name(settings));
-    if matches!(presented, Ok(Presented::Cookie(_)))
-        || (presented == Err(TokenRejection::Missing) && refresh_cookie.is_some())
-    {
-        check_cookie_csrf(req, accounts)?;
-    }
-    let (token, from_cookie) = match &presented {
-        Ok(Presented::Bearer(t)) => (*t, false),
-        Ok(Presented::Cookie(t)) => (t.as_str(), true),
-        Err(TokenRejection::Missing) => {
-            return Box::pin(renew(
-                req,
-                pool,
-                accounts,
-                refresh_cookie,
-                TokenRejection::Missing,
-            ))
-            .await;
-        }
-        Err(other) => return Err(*other),
-    };
-    let claims = match accounts.keys().verify(token) {
-        Ok(claims) => claims,
-        Err(TokenError::Expired) if from_cookie => {
-            return Box::pin(renew(
-                req,
-                pool,
-                accounts,
-                refresh_cookie,
-                TokenRejection::Expired,
-            ))
-            .await;
-        }
-        Err(e) => return Err(e.into()),
-    };
-    // The in-process revocation set answers without a database round trip while it is known to be
-    // current; otherwise (starting, or its listener reconnecting) the database does.
-    let username = match (
-        accounts.revocations().check(claims.sid),
-        &claims.preferred_username,
-    ) {
-        (Verdict::Revoked, _) => return Err(TokenRejection::Invalid("session revoked")),
-        (Verdict::NotRevoked, Some(username)) => username.clone(),
-        _ => Box::pin(db::sessions::find_live_session_user(
-            pool, claims.sid, claims.sub,
-        ))
-        .await
-        .map_err(lookup_failed)?
-        .ok_or(TokenRejection::Invalid("session revoked or user gone"))?,
-    };
-    Ok(AuthUser {
-        user_id: claims.sub,
-        session_id: claims.sid,
-        username,
-        expires_at: claims.exp,
-    })
-}
-
-/// A browser whose access cookie is gone or expired is served normally when its refresh cookie is
-/// good: both cookies are rotated in this response. Without a usable refresh cookie the original
-/// rejection stands, and a dead refresh cookie is cleared.
-async fn renew(
-    req: &Request<'_>,
-    pool: &sqlx::PgPool,
-    accounts: &Accounts,
-    refresh_cookie: Option<String>,
-    otherwise: TokenRejection,
-) -> Result<AuthUser, TokenRejection> {
-    let Some(refresh_token) = refresh_cookie else {
-        return Err(otherwise);
-    };
-    match accounts
-        .refresh(pool, &refresh_token, &Origin::of(req))
-        .await
-    {
-        Ok(sign_in) => {
-            cookies::set_session_cookies(accounts.settings(), req.cookies(), &sign_in);
-            Ok(sign_in.user())
-        }
-        Err(AuthError::Unavailable) => Err(TokenRejection::Unavailable),
-        Err(_) => {
-            cookies::remove_session_cookies(accounts.settings(), req.cookies());
-            Err(otherwise)
-        }
-    }
-}
-
-/// Token and CSRF refusals go to the security log; a request without any credential is routine.
-fn log_rejection(req: &Request<'_>, rejection: TokenRejection) {
-    let outcome = match rejection {
-        TokenRejection::Missing | TokenRejection::Unavailable => return,
-        TokenRejection::Expired => "expired",
-        TokenRejection::Invalid(why) => why,
-        TokenRejection::Csrf(why) => why,
-    };
-    let kind = match rejection {
-        TokenRejection::Csrf(_) => "csrf_refused",
-        _ => "token_rejected",
-    };
-    if let Some(accounts) = req.rocket().state::<Accounts>() {
-        accounts.audit(&Origin::of(req), Event::new(kind, outcome));
-    }
-}
-
-#[rocket::async_trait]
-impl<'r> FromRequest<'r> for AuthUser {
-    type Error = TokenRejection;
-
-    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
-        // Cached: several guards in one request check the token once.
-        let result = req
-            .local_cache_async(async { authenticate(req).await })
-            .await;
-        match result {
-            Ok(user) => Outcome::Success(user.clone()),
-            Err(rejection) => {
-                log_rejection(req, *rejection);
-                let error = crate::error::ApiError::from(*rejection);
-                let status: Status = error.status();
-                crate::error::stash(req, error);
-                Outcome::Error((status, *rejection))
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use rocket::local::blocking::Client;
-
-    /// Rocket moves the guard's future several times per request (into `local_cache_async`'s
-    /// slot, into its box): every byte of it is copied on the hot path. The paths that reach the
-    /// database are boxed, so the common case stays small.
-    #[test]
-    fn the_authentication_future_stays_small() {
-        let client = Client::untracked(rocket::build()).expect("a bare rocket");
-        let request = client.get("/protected");
-        let future = super::authenticate(request.inner());
-        let size = std::mem::size_of_val(&future);
-        println!("authenticate future: {size} bytes");
-        assert!(size <= 1024, "authenticate's future is {size} bytes");
-    }
 }

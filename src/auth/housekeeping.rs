@@ -1,54 +1,70 @@
-//! Periodic purge of ended sessions, off the request path.
+//! Work off the request path: the revocation set's listener, and the periodic purge of ended
+//! sessions and stale throttle counters.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use rocket::{Orbit, Rocket};
-use rocket_db_pools::Database;
+use sqlx::PgPool;
 
-use super::Accounts;
-use crate::db::{self, Db};
+use super::revocations::Revocations;
+use crate::db;
 
 /// Ended sessions are kept this long (visible to support and audits) before deletion.
 const KEEP_ENDED: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// Spawns the purge loop; it stops when Rocket shuts down. Several instances purging at once is
-/// harmless: each `DELETE` only removes rows that are already dead.
-pub async fn start(rocket: &Rocket<Orbit>) {
-    let (Some(accounts), Some(db)) = (rocket.state::<Accounts>(), Db::fetch(rocket)) else {
-        return;
-    };
-    let every = accounts.settings().session_purge_interval;
-    // Throttle counters matter only inside their windows.
-    let counters_kept = accounts
-        .settings()
-        .throttle
-        .login_failure_window
-        .max(crate::config::ThrottleSettings::IP_WINDOW);
-    let pool = db.inner().clone();
-    let mut shutdown = rocket.shutdown();
-    // The revocation set's listener: its own task, reconnecting by itself.
-    let revocations = accounts.revocations_handle();
-    let listener_pool = pool.clone();
-    let listener_shutdown = rocket.shutdown();
-    rocket::tokio::spawn(
-        async move { revocations.maintain(listener_pool, listener_shutdown).await },
-    );
-    rocket::tokio::spawn(async move {
-        let mut ticks = rocket::tokio::time::interval(every);
+/// How often to purge, and how long throttle counters matter.
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    pub purge_every: Duration,
+    /// The longest throttle window: older counters count for nothing.
+    pub counters_kept: Duration,
+}
+
+/// The background work of one instance, ready to start.
+#[derive(Clone)]
+pub struct Housekeeping {
+    pub pool: PgPool,
+    pub schedule: Schedule,
+    pub revocations: Arc<Revocations>,
+}
+
+impl Housekeeping {
+    /// Spawns the listener and the purge loop; both stop when `shutdown` resolves. Several
+    /// instances purging at once is harmless: each `DELETE` only removes rows that are already
+    /// dead.
+    pub fn spawn(self, shutdown: impl Future<Output = ()> + Clone + Send + 'static) {
+        let Self {
+            pool,
+            schedule,
+            revocations,
+        } = self;
+        let listener_pool = pool.clone();
+        let listener_shutdown = shutdown.clone();
+        tokio::spawn(async move { revocations.maintain(listener_pool, listener_shutdown).await });
+        tokio::spawn(purge_until(pool, schedule, shutdown));
+    }
+}
+
+async fn purge_until(pool: PgPool, schedule: Schedule, shutdown: impl Future<Output = ()>) {
+    {
+        let mut shutdown = std::pin::pin!(shutdown);
+        let mut ticks = tokio::time::interval(schedule.purge_every);
         loop {
-            rocket::tokio::select! {
-                _ = ticks.tick() => {
-                    match db::sessions::purge_ended(&pool, KEEP_ENDED).await {
-                        Ok(0) => {}
-                        Ok(n) => log::info!("housekeeping: purged {n} ended sessions"),
-                        Err(e) => log::warn!("housekeeping: session purge failed: {e}"),
-                    }
-                    if let Err(e) = db::throttle::purge(&pool, counters_kept).await {
-                        log::warn!("housekeeping: throttle purge failed: {e}");
-                    }
-                }
+            tokio::select! {
+                _ = ticks.tick() => purge(&pool, schedule).await,
                 _ = &mut shutdown => break,
             }
         }
-    });
+    }
+}
+
+async fn purge(pool: &PgPool, schedule: Schedule) {
+    match db::sessions::purge_ended(pool, KEEP_ENDED).await {
+        Ok(0) => {}
+        Ok(n) => log::info!("housekeeping: purged {n} ended sessions"),
+        Err(e) => log::warn!("housekeeping: session purge failed: {e}"),
+    }
+    if let Err(e) = db::throttle::purge(pool, schedule.counters_kept).await {
+        log::warn!("housekeeping: throttle purge failed: {e}");
+    }
 }

@@ -1,23 +1,38 @@
-//! The security core: accounts, passwords, tokens, sessions and the request guard. No routes here,
-//! and nothing about how an answer is rendered.
+//! The security core: one service per capability, each with its own state. No routes here, no
+//! HTTP responses, no `rocket::Request`: request facts arrive as plain values.
+//!
+//! - [`accounts`]: registration, sign-in (a small state machine), password change, deletion;
+//! - [`sessions`]: open, refresh (rotation, reuse detection), revoke, sign out;
+//! - [`guard`]: who is signed in, from a presented token or refresh cookie;
+//! - [`throttle`], [`password`] (bcrypt on its own threads), [`token`] (JWT), [`csrf`],
+//!   [`revocations`] (the in-process revoked set), [`audit`] (the security log);
+//! - [`services`] assembles them once, for the server and the command line alike.
 
 pub mod accounts;
 pub mod audit;
 pub mod blocklist;
-pub mod cookies;
+pub mod client;
 pub mod csrf;
+pub mod error;
 pub mod guard;
 pub mod housekeeping;
 pub mod password;
 pub mod revocations;
+pub mod services;
+pub mod sessions;
+pub mod throttle;
 pub mod token;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-pub use accounts::{Accounts, AuthError, ClientInfo, SignIn};
-pub use guard::{AuthUser, TokenRejection};
+pub use accounts::{Accounts, Registered, SignInStep};
+pub use client::{ClientInfo, Origin};
+pub use error::AuthError;
+pub use guard::{Authenticator, TokenRejection};
 pub use password::PasswordHasher;
+pub use services::Core;
+pub use sessions::{AuthUser, Sessions, SignIn};
 pub use token::{Claims, TokenError, TokenKeys};
 
 /// `bytes` bytes from the operating system's CSPRNG, base64url-encoded without padding.

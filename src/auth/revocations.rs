@@ -13,7 +13,6 @@ use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use rocket::tokio;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use uuid::Uuid;
@@ -97,7 +96,8 @@ impl Revocations {
     }
 
     /// Listens and keeps the set current until `shutdown` resolves; reconnects by itself.
-    pub async fn maintain(&self, pool: PgPool, mut shutdown: rocket::Shutdown) {
+    pub async fn maintain(&self, pool: PgPool, shutdown: impl Future<Output = ()>) {
+        let mut shutdown = std::pin::pin!(shutdown);
         let mut backoff = Duration::from_millis(100);
         loop {
             let session = tokio::select! {

@@ -1,5 +1,6 @@
 //! Access tokens: HS256 JWTs of type `at+jwt` (RFC 9068), issued and verified with keys and a
-//! `Validation` built once at start-up.
+//! `Validation` built once at start-up. (Half of this file is its tests: the remembered-token
+//! path is checked against jsonwebtoken's own answers, edge by edge.)
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

@@ -4,6 +4,7 @@
 //! implements its [`rocket_db_pools::Pool`] trait over a current sqlx instead; `#[derive(Database)]`,
 //! `&Db` and `Connection<Db>` then work as usual, configured from `databases.main`.
 
+pub mod seed;
 pub mod sessions;
 pub mod throttle;
 pub mod users;
@@ -76,28 +77,8 @@ impl rocket_db_pools::Pool for PgPool {
 
     /// NOTE: rocket_db_pools calls this as soon as shutdown begins, while requests are still in
     /// flight (Rocket 0.5 runs shutdown fairings at once). Closing then would fail them with 503,
-    /// so the pool is closed by [`graceful_close`] instead, once they are done.
+    /// so the pool is closed by the web layer's shutdown fairing instead, once they are done.
     async fn close(&self) {}
-}
-
-/// Closes the pool at shutdown once no request is in flight, or after Rocket's grace and mercy
-/// periods at the latest.
-pub fn graceful_close() -> AdHoc {
-    AdHoc::on_shutdown("Close the database pool", |rocket| {
-        Box::pin(async move {
-            let limit = u64::from(rocket.config().shutdown.grace)
-                + u64::from(rocket.config().shutdown.mercy);
-            let deadline = std::time::Instant::now() + Duration::from_secs(limit);
-            if let Some(requests) = rocket.state::<crate::web::metrics::RequestMetrics>() {
-                while requests.in_flight() > 0 && std::time::Instant::now() < deadline {
-                    rocket::tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            }
-            if let Some(db) = Db::fetch(rocket) {
-                db.0.0.close().await;
-            }
-        })
-    })
 }
 
 /// Applies pending migrations at ignition; launch is aborted when they cannot be applied.

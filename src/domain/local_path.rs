@@ -1,10 +1,8 @@
-use rocket::http::uri::Origin;
-
 /// A redirect target on this site: an absolute path, never another host.
 ///
 /// Refuses scheme-relative (`//evil`), backslash (`/\evil`, which browsers read as `//`), control
-/// and whitespace characters, and anything that is not a valid origin-form URI (OWASP Unvalidated
-/// Redirects and Forwards Cheat Sheet).
+/// and whitespace characters, and anything that is not an origin-form URI of RFC 3986 characters
+/// (OWASP Unvalidated Redirects and Forwards Cheat Sheet).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalPath(String);
 
@@ -17,13 +15,36 @@ impl LocalPath {
             && !raw.starts_with("//")
             && !raw.contains('\\')
             && !raw.chars().any(|c| c.is_control() || c.is_whitespace())
-            && Origin::parse(raw).is_ok();
+            && is_origin_form(raw);
         ok.then(|| Self(raw.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// RFC 3986 `path-abempty [ "?" query ]`: unreserved, sub-delims, `:`, `@`, `/`, `?` and
+/// percent-encoded octets, nothing else (no fragment: it never reaches a server).
+fn is_origin_form(raw: &str) -> bool {
+    let bytes = raw.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' {
+            let hex = |j: usize| bytes.get(j).is_some_and(u8::is_ascii_hexdigit);
+            if !(hex(i + 1) && hex(i + 2)) {
+                return false;
+            }
+            i += 3;
+            continue;
+        }
+        if !(b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?".contains(&b)) {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 #[cfg(test)]
@@ -51,6 +72,10 @@ mod tests {
             "/ /evil",
             "/%0d%0aSet-Cookie:x",
             "/\r\nLocation: x",
+            "/%zz",
+            "/caf\u{e9}",
+            "/a#fragment",
+            "/<script>",
         ] {
             let parsed = LocalPath::parse(path);
             // Percent-encoded bytes are inert in a path: they stay encoded in the redirect.

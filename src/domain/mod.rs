@@ -6,7 +6,7 @@ mod local_path;
 mod password;
 mod username;
 
-pub use credentials::{Credentials, FieldErrors, FieldValue, Fields, NewAccount, RawCredentials};
+pub use credentials::{Credentials, FieldErrors, NewAccount, RawCredentials};
 pub use local_path::LocalPath;
 pub use password::{MAX_PASSWORD_BYTES, Password, PasswordPolicy, PasswordProblem};
 pub use username::{Username, UsernameProblem};

@@ -53,6 +53,17 @@ impl Username {
     pub fn canonical(&self) -> String {
         self.0.to_ascii_lowercase()
     }
+
+    /// The form a typed name is compared and throttled by, whether or not it is a valid username:
+    /// [`Username::canonical`] for valid ones; a name that breaks the rules (it cannot belong to
+    /// any account, but is still throttled by what was typed) is lower-cased and cut to 64
+    /// characters.
+    pub fn canonical_form(raw: &str) -> String {
+        match Self::parse(raw) {
+            Ok(name) => name.canonical(),
+            Err(_) => raw.to_lowercase().chars().take(64).collect(),
+        }
+    }
 }
 
 impl fmt::Display for Username {
@@ -126,5 +137,12 @@ mod tests {
         let name = Username::parse("AliCe").unwrap();
         assert_eq!(name.canonical(), "alice");
         assert_eq!(name.to_string(), "AliCe");
+    }
+
+    #[test]
+    fn any_typed_name_has_one_canonical_form() {
+        assert_eq!(Username::canonical_form("AliCe"), "alice");
+        assert_eq!(Username::canonical_form("NO SUCH NAME!"), "no such name!");
+        assert_eq!(Username::canonical_form(&"X".repeat(100)).len(), 64);
     }
 }

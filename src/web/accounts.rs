@@ -8,16 +8,17 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::Client;
 use super::body::{BodyKind, Input};
+use super::cookies::SessionCookies;
+use super::csrf::CsrfTokens;
+use super::error::ApiError;
 use super::pages::{LoginPage, RegisterPage, split_errors};
 use super::reply::Reply;
-use crate::auth::audit::Origin;
-use crate::auth::csrf::{self, CsrfKey};
-use crate::auth::{Accounts, AuthError, AuthUser, SignIn, TokenRejection, cookies};
-use crate::db::{Db, users::User};
-use crate::domain::{FieldErrors, LocalPath, RawCredentials};
-use crate::error::ApiError;
+use crate::auth::{
+    Accounts, AuthError, AuthUser, ClientInfo, Origin, Sessions, SignIn, SignInStep, TokenRejection,
+};
+use crate::db::users::User;
+use crate::domain::{FieldErrors, LocalPath, PasswordPolicy, RawCredentials};
 
 pub fn routes() -> Vec<Route> {
     routes![register, login, logout_form, logout]
@@ -69,30 +70,37 @@ fn typed_username(input: &Input) -> String {
     input.fields.peek("username").unwrap_or_default().to_owned()
 }
 
+/// What the form handlers need to answer a browser.
+struct Browser<'a, 'r> {
+    cookies: &'a SessionCookies,
+    csrf: &'a CsrfTokens,
+    jar: &'a CookieJar<'r>,
+}
+
 #[post("/register", data = "<input>")]
 async fn register(
-    db: &Db,
     accounts: &State<Accounts>,
-    csrf_key: &State<CsrfKey>,
+    cookies: &State<SessionCookies>,
+    csrf: &State<CsrfTokens>,
+    policy: &State<PasswordPolicy>,
     jar: &CookieJar<'_>,
-    client: Client,
-    mut input: Input,
+    client: ClientInfo,
+    input: Result<Input, ApiError>,
 ) -> Result<Reply, ApiError> {
+    let mut input = input?;
     let username = typed_username(&input);
     let result = match RawCredentials::try_from(&mut input.fields) {
-        Ok(raw) => accounts.register(db, raw, &client.0).await,
+        Ok(raw) => accounts.register(raw, &client).await,
         Err(fields) => Err(AuthError::InvalidInput(fields)),
     };
     if input.kind == BodyKind::Json {
-        return Ok(Reply::json(Status::Created, &UserBody::from(result?)));
+        return Reply::json(Status::Created, &UserBody::from(result?.user));
     }
+    let browser = Browser { cookies, csrf, jar };
     let (status, fields) = match result {
-        Ok(user) => {
-            let sign_in = accounts
-                .open_session(db, user.id, user.username, &client.0)
-                .await?;
-            cookies::set_session_cookies(accounts.settings(), jar, &sign_in);
-            return Ok(Reply::see_other("/dashboard"));
+        Ok(registered) => {
+            let step = accounts.sign_in_registered(registered, &client).await?;
+            return Ok(browser.signed_in(step, "/dashboard"));
         }
         Err(AuthError::InvalidInput(fields)) => (Status::UnprocessableEntity, fields),
         Err(AuthError::UsernameTaken) => {
@@ -106,39 +114,51 @@ async fn register(
     Reply::page(
         status,
         &RegisterPage {
-            csrf_token: csrf::form_token(csrf_key, accounts.settings(), jar),
+            csrf_token: browser.csrf.form_token(jar),
             username,
             username_errors,
             password_errors,
             error: Some("The account could not be created: see below."),
-            min_password_length: accounts.policy().min_length,
+            min_password_length: policy.min_length,
         },
     )
 }
 
+impl Browser<'_, '_> {
+    /// Where a browser goes once a sign-in has reached a step: signed in, to `target` with the
+    /// session's cookies.
+    fn signed_in(&self, step: SignInStep, target: &str) -> Reply {
+        let SignInStep::SessionOpened(sign_in) = step;
+        self.cookies.set(self.jar, &sign_in);
+        Reply::see_other(target)
+    }
+}
+
 #[post("/login", data = "<input>")]
 async fn login(
-    db: &Db,
     accounts: &State<Accounts>,
-    csrf_key: &State<CsrfKey>,
+    cookies: &State<SessionCookies>,
+    csrf: &State<CsrfTokens>,
     jar: &CookieJar<'_>,
-    client: Client,
-    mut input: Input,
+    client: ClientInfo,
+    input: Result<Input, ApiError>,
 ) -> Result<Reply, ApiError> {
+    let mut input = input?;
     let username = typed_username(&input);
     let next = input.fields.peek("next").and_then(LocalPath::parse);
     let result = match RawCredentials::try_from(&mut input.fields) {
-        Ok(raw) => accounts.sign_in(db, raw, &client.0).await,
+        Ok(raw) => accounts.sign_in(raw, &client).await,
         Err(fields) => Err(AuthError::InvalidInput(fields)),
     };
     if input.kind == BodyKind::Json {
-        return Ok(Reply::json(Status::Ok, &TokenBody::from(result?)));
+        let SignInStep::SessionOpened(sign_in) = result?;
+        return Reply::json(Status::Ok, &TokenBody::from(sign_in));
     }
+    let browser = Browser { cookies, csrf, jar };
     let (status, fields, error) = match result {
-        Ok(sign_in) => {
-            cookies::set_session_cookies(accounts.settings(), jar, &sign_in);
+        Ok(step) => {
             let target = next.as_ref().map_or("/dashboard", LocalPath::as_str);
-            return Ok(Reply::see_other(target));
+            return Ok(browser.signed_in(step, target));
         }
         Err(AuthError::InvalidInput(fields)) => (
             Status::UnprocessableEntity,
@@ -156,7 +176,7 @@ async fn login(
     Reply::page(
         status,
         &LoginPage {
-            csrf_token: csrf::form_token(csrf_key, accounts.settings(), jar),
+            csrf_token: browser.csrf.form_token(jar),
             next: next.map(|p| p.as_str().to_owned()),
             username,
             username_errors,
@@ -169,19 +189,20 @@ async fn login(
 
 /// The sign-out form: revokes the session (when the browser still has one), clears the cookies
 /// and goes to the sign-in page. The form's CSRF token is checked by [`Input`].
-#[post("/logout", format = "form", data = "<_input>")]
+#[post("/logout", format = "form", data = "<input>")]
 async fn logout_form(
-    db: &Db,
-    accounts: &State<Accounts>,
+    sessions: &State<Sessions>,
+    cookies: &State<SessionCookies>,
     jar: &CookieJar<'_>,
     user: Result<AuthUser, TokenRejection>,
     origin: Origin,
-    _input: Input,
+    input: Result<Input, ApiError>,
 ) -> Result<Flash<Redirect>, ApiError> {
+    input?;
     if let Ok(user) = user {
-        accounts.sign_out(db, &user, &origin).await?;
+        sessions.sign_out(&user, &origin).await?;
     }
-    cookies::remove_session_cookies(accounts.settings(), jar);
+    cookies.remove(jar);
     Ok(Flash::success(
         Redirect::to("/login"),
         "You have been signed out.",
@@ -191,11 +212,10 @@ async fn logout_form(
 /// Sign-out for JSON clients: revokes the session of the presented token.
 #[post("/logout", rank = 2)]
 async fn logout(
-    db: &Db,
-    accounts: &State<Accounts>,
-    user: AuthUser,
+    sessions: &State<Sessions>,
+    user: Result<AuthUser, TokenRejection>,
     origin: Origin,
 ) -> Result<Reply, ApiError> {
-    accounts.sign_out(db, &user, &origin).await?;
+    sessions.sign_out(&user?, &origin).await?;
     Ok(Reply::NoContent)
 }

@@ -1,5 +1,6 @@
 //! Request bodies: JSON objects and url-encoded forms decoded into one [`Fields`] shape, with the
 //! size limit, content type and syntax checked before any handler (or database) sees them.
+//! Handlers take `Result<Input, ApiError>` and answer the error with `?`.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -9,11 +10,10 @@ use rocket::data::{ByteUnit, Data, FromData, Outcome};
 use rocket::request::Request;
 use serde::de::{Deserializer, MapAccess, Visitor};
 
-use crate::auth::Accounts;
-use crate::auth::audit::{Event, Origin};
-use crate::auth::csrf::{self, CsrfKey};
-use crate::domain::{FieldErrors, FieldValue, Fields};
-use crate::error::{self, ApiError};
+use super::csrf::{self, CsrfTokens};
+use super::error::ApiError;
+use super::fields::{FieldValue, Fields};
+use crate::domain::FieldErrors;
 
 /// Used when `limits.json` / `limits.form` are not configured.
 const DEFAULT_LIMIT: ByteUnit = ByteUnit::Kibibyte(16);
@@ -40,7 +40,7 @@ impl<'r> FromData<'r> for Input {
         let kind = match req.content_type() {
             Some(ct) if ct.is_json() => BodyKind::Json,
             Some(ct) if ct.is_form() => BodyKind::Form,
-            _ => return fail(req, ApiError::UnsupportedMediaType),
+            _ => return fail(ApiError::UnsupportedMediaType),
         };
         let limit_name = match kind {
             BodyKind::Json => "json",
@@ -49,8 +49,8 @@ impl<'r> FromData<'r> for Input {
         let limit = req.limits().get(limit_name).unwrap_or(DEFAULT_LIMIT);
         let bytes = match data.open(limit).into_bytes().await {
             Ok(bytes) if bytes.is_complete() => bytes.into_inner(),
-            Ok(_) => return fail(req, ApiError::PayloadTooLarge),
-            Err(_) => return fail(req, ApiError::MalformedBody),
+            Ok(_) => return fail(ApiError::PayloadTooLarge),
+            Err(_) => return fail(ApiError::MalformedBody),
         };
         let parsed = match kind {
             BodyKind::Json => parse_json_object(&bytes),
@@ -58,7 +58,7 @@ impl<'r> FromData<'r> for Input {
         };
         let fields = match parsed {
             Ok(fields) => fields,
-            Err(e) => return fail(req, e),
+            Err(e) => return fail(e),
         };
         // NOTE: every form post carries the CSRF token, sign-in and registration included (login
         // CSRF: OWASP CSRF Prevention Cheat Sheet). JSON bodies cannot be sent cross-site without
@@ -66,29 +66,22 @@ impl<'r> FromData<'r> for Input {
         if kind == BodyKind::Form
             && let Err(why) = check_form_csrf(req, &fields)
         {
-            return fail(req, ApiError::CsrfFailed(why));
+            return fail(ApiError::CsrfFailed(why));
         }
         Outcome::Success(Input { kind, fields })
     }
 }
 
 fn check_form_csrf(req: &Request<'_>, fields: &Fields) -> Result<(), &'static str> {
-    let rocket = req.rocket();
-    let (Some(key), Some(accounts)) = (rocket.state::<CsrfKey>(), rocket.state::<Accounts>())
-    else {
-        return Err("CSRF key not configured");
-    };
-    let checked = csrf::verify(key, accounts.settings(), req, fields.peek(csrf::FORM_FIELD));
-    if let Err(why) = checked {
-        accounts.audit(&Origin::of(req), Event::new("csrf_refused", why));
-    }
-    checked
+    let tokens = req
+        .rocket()
+        .state::<CsrfTokens>()
+        .ok_or("CSRF key not configured")?;
+    tokens.verify_form(req, fields.peek(csrf::FORM_FIELD))
 }
 
-fn fail<'r>(req: &'r Request<'_>, error: ApiError) -> Outcome<'r, Input> {
-    let status = error.status();
-    error::stash(req, error);
-    Outcome::Error((status, ApiError::for_status(status)))
+fn fail<'r>(error: ApiError) -> Outcome<'r, Input> {
+    Outcome::Error((error.status(), error))
 }
 
 const DUPLICATE: &str = "appears more than once";

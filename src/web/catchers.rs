@@ -1,11 +1,11 @@
-//! Every error Rocket itself produces (unmatched routes, failed guards, oversized bodies …) goes
-//! through [`ApiError`], so JSON clients always get the JSON error shape and browsers a page.
+//! Every error Rocket itself produces (unmatched routes, guards that reject, oversized bodies …)
+//! goes through [`ApiError`], so JSON clients always get the JSON error shape and browsers a page.
 
 use rocket::http::{Method, Status};
 use rocket::request::Request;
 use rocket::{Catcher, catch, catchers};
 
-use crate::error::{self, ApiError};
+use super::error::ApiError;
 
 pub fn catchers() -> Vec<Catcher> {
     catchers![default]
@@ -18,8 +18,5 @@ fn default(status: Status, req: &Request<'_>) -> ApiError {
     if req.method() == Method::Trace {
         return ApiError::MethodNotAllowed;
     }
-    match error::take_stashed(req) {
-        Some(stashed) if stashed.status() == status => stashed,
-        _ => ApiError::for_status(status),
-    }
+    ApiError::for_status(status)
 }

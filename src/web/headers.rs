@@ -7,7 +7,7 @@ use rocket::http::Header;
 use rocket::shield::{Frame, Shield};
 use rocket::{Request, Response};
 
-use crate::auth::audit::RequestId;
+use super::request::RequestId;
 
 /// Pages: no inline script or style anywhere (no `unsafe-inline`); no framing (clickjacking,
 /// OWASP Clickjacking Defense Cheat Sheet); forms post only to this site.

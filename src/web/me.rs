@@ -7,14 +7,13 @@ use serde::Serialize;
 
 use super::accounts::UserBody;
 use super::body::{BodyKind, Input};
-use super::pages::{DashboardNotice, dashboard_reply};
+use super::cookies::SessionCookies;
+use super::error::ApiError;
+use super::fields::Fields;
+use super::pages::{Dashboard, DashboardNotice};
 use super::reply::Reply;
-use crate::auth::audit::Origin;
-use crate::auth::csrf::CsrfKey;
-use crate::auth::{Accounts, AuthError, AuthUser, cookies};
-use crate::db::{self, Db};
+use crate::auth::{Accounts, AuthError, AuthUser, Origin, TokenRejection};
 use crate::domain::FieldErrors;
-use crate::error::ApiError;
 
 pub fn routes() -> Vec<Route> {
     routes![protected, me, change_password, delete_me]
@@ -28,69 +27,55 @@ pub struct Welcome {
 
 /// The seed's protected endpoint: a welcome for the holder of a valid token.
 #[get("/protected")]
-fn protected(user: AuthUser) -> Json<Welcome> {
-    Json(Welcome {
+fn protected(user: Result<AuthUser, TokenRejection>) -> Result<Json<Welcome>, ApiError> {
+    let user = user?;
+    Ok(Json(Welcome {
         message: format!("Welcome, {}!", user.username),
         username: user.username,
-    })
+    }))
 }
 
 #[get("/me")]
-async fn me(db: &Db, user: AuthUser) -> Result<Json<UserBody>, ApiError> {
-    let found = db::users::find_user(db, user.user_id).await?;
+async fn me(
+    accounts: &State<Accounts>,
+    user: Result<AuthUser, TokenRejection>,
+) -> Result<Json<UserBody>, ApiError> {
+    let found = accounts.find(&user?).await?;
     let user = found.ok_or(ApiError::InvalidToken("user gone"))?;
     Ok(Json(user.into()))
 }
 
-/// What an account action needs to answer a browser: the dashboard is shown again on failure.
-struct Dashboard<'a, 'r> {
-    db: &'a Db,
-    accounts: &'a Accounts,
-    csrf_key: &'a CsrfKey,
-    jar: &'a CookieJar<'r>,
-    user: &'a AuthUser,
-}
-
-impl Dashboard<'_, '_> {
-    /// Answers an account action: `204` to JSON clients; to browsers, `on_success`'s redirect, or
-    /// the dashboard again with the status and a sentence saying what went wrong.
-    async fn answer(
-        &self,
-        kind: BodyKind,
-        result: Result<(), AuthError>,
-        on_success: impl FnOnce() -> Reply,
-        what: &str,
-    ) -> Result<Reply, ApiError> {
-        let error = match (kind, result) {
-            (BodyKind::Json, result) => {
-                return result.map(|()| Reply::NoContent).map_err(Into::into);
-            }
-            (BodyKind::Form, Ok(())) => return Ok(on_success()),
-            (BodyKind::Form, Err(error)) => error,
-        };
-        let (status, message) = match error {
-            AuthError::WrongPassword => (
-                Status::Forbidden,
-                format!("{what}: the password is incorrect."),
-            ),
-            AuthError::InvalidInput(fields) => (
-                Status::UnprocessableEntity,
-                format!("{what}: {}", describe(&fields)),
-            ),
-            other => return Err(other.into()),
-        };
-        let notice = DashboardNotice::Error(message);
-        dashboard_reply(
-            self.db,
-            self.accounts,
-            self.csrf_key,
-            self.jar,
-            self.user,
-            status,
-            notice,
-        )
+/// Answers an account action: `204` to JSON clients; to browsers, `on_success`'s redirect, or
+/// the dashboard again with the status and a sentence saying what went wrong.
+async fn answer(
+    dashboard: Dashboard<'_>,
+    user: &AuthUser,
+    kind: BodyKind,
+    result: Result<(), AuthError>,
+    on_success: impl FnOnce() -> Reply,
+    what: &str,
+) -> Result<Reply, ApiError> {
+    let error = match (kind, result) {
+        (BodyKind::Json, result) => {
+            return result.map(|()| Reply::NoContent).map_err(Into::into);
+        }
+        (BodyKind::Form, Ok(())) => return Ok(on_success()),
+        (BodyKind::Form, Err(error)) => error,
+    };
+    let (status, message) = match error {
+        AuthError::WrongPassword => (
+            Status::Forbidden,
+            format!("{what}: the password is incorrect."),
+        ),
+        AuthError::InvalidInput(fields) => (
+            Status::UnprocessableEntity,
+            format!("{what}: {}", describe(&fields)),
+        ),
+        other => return Err(other.into()),
+    };
+    dashboard
+        .render(user, status, DashboardNotice::Error(message))
         .await
-    }
 }
 
 /// Field problems as one sentence for a page.
@@ -103,34 +88,33 @@ fn describe(fields: &FieldErrors) -> String {
         + "."
 }
 
+/// The text fields an action needs, or every problem with them.
+fn required<const N: usize>(
+    fields: &mut Fields,
+    names: [&'static str; N],
+) -> Result<[String; N], AuthError> {
+    let mut errors = FieldErrors::default();
+    let values = names.map(|name| fields.text(name, &mut errors));
+    if !errors.is_empty() {
+        return Err(AuthError::InvalidInput(errors));
+    }
+    Ok(values.map(|v| v.expect("no errors means every field is present")))
+}
+
 /// `{"current_password","new_password"}` → `204`; every other session of the user ends.
 #[post("/me/password", data = "<input>")]
 async fn change_password(
-    db: &Db,
     accounts: &State<Accounts>,
-    csrf_key: &State<CsrfKey>,
-    jar: &CookieJar<'_>,
-    user: AuthUser,
+    dashboard: Dashboard<'_>,
+    user: Result<AuthUser, TokenRejection>,
     origin: Origin,
-    mut input: Input,
+    input: Result<Input, ApiError>,
 ) -> Result<Reply, ApiError> {
-    let mut errors = FieldErrors::default();
-    let current = input.fields.text("current_password", &mut errors);
-    let new = input.fields.text("new_password", &mut errors);
-    let result = match (current, new) {
-        (Some(current), Some(new)) => {
-            accounts
-                .change_password(db, &user, current, new, &origin)
-                .await
-        }
-        _ => Err(AuthError::InvalidInput(errors)),
-    };
-    let dashboard = Dashboard {
-        db,
-        accounts,
-        csrf_key,
-        jar,
-        user: &user,
+    let user = user?;
+    let mut input = input?;
+    let result = match required(&mut input.fields, ["current_password", "new_password"]) {
+        Ok([current, new]) => accounts.change_password(&user, current, new, &origin).await,
+        Err(e) => Err(e),
     };
     let changed = || {
         Reply::flash(
@@ -138,39 +122,45 @@ async fn change_password(
             "Your password was changed. Every other session was signed out.",
         )
     };
-    dashboard
-        .answer(input.kind, result, changed, "The password was not changed")
-        .await
+    answer(
+        dashboard,
+        &user,
+        input.kind,
+        result,
+        changed,
+        "The password was not changed",
+    )
+    .await
 }
 
 /// `{"password"}` → `204`; the account, its sessions and their tokens are gone at once.
 #[delete("/me", data = "<input>")]
 async fn delete_me(
-    db: &Db,
     accounts: &State<Accounts>,
-    csrf_key: &State<CsrfKey>,
+    cookies: &State<SessionCookies>,
     jar: &CookieJar<'_>,
-    user: AuthUser,
+    dashboard: Dashboard<'_>,
+    user: Result<AuthUser, TokenRejection>,
     origin: Origin,
-    mut input: Input,
+    input: Result<Input, ApiError>,
 ) -> Result<Reply, ApiError> {
-    let mut errors = FieldErrors::default();
-    let result = match input.fields.text("password", &mut errors) {
-        Some(password) => accounts.delete_account(db, &user, password, &origin).await,
-        None => Err(AuthError::InvalidInput(errors)),
-    };
-    let dashboard = Dashboard {
-        db,
-        accounts,
-        csrf_key,
-        jar,
-        user: &user,
+    let user = user?;
+    let mut input = input?;
+    let result = match required(&mut input.fields, ["password"]) {
+        Ok([password]) => accounts.delete(&user, password, &origin).await,
+        Err(e) => Err(e),
     };
     let deleted = || {
-        cookies::remove_session_cookies(accounts.settings(), jar);
+        cookies.remove(jar);
         Reply::flash("/", "Your account was deleted.")
     };
-    dashboard
-        .answer(input.kind, result, deleted, "The account was not deleted")
-        .await
+    answer(
+        dashboard,
+        &user,
+        input.kind,
+        result,
+        deleted,
+        "The account was not deleted",
+    )
+    .await
 }

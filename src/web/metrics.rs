@@ -1,19 +1,28 @@
-//! Request logging and `GET /metrics` (Prometheus text format).
+//! Request logging and `GET /metrics`, exposed through `prometheus-client` (OpenMetrics text).
 
-use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 use rocket::fairing::{Fairing, Info, Kind};
-use rocket::http::ContentType;
+use rocket::http::{ContentType, Status};
 use rocket::request::{FromRequest, Outcome};
 use rocket::{Data, Request, Response, Route, State, get, routes};
 
-use crate::auth::Accounts;
-use crate::auth::audit::RequestId;
-use crate::db::Db;
-use crate::error::{self, ApiError};
+use super::guard::reject;
+use super::request::RequestId;
+use crate::auth::PasswordHasher;
+use crate::auth::audit::SecurityLog;
+use crate::config::Settings;
+use crate::db::{self, Db};
 
 pub fn routes() -> Vec<Route> {
     routes![metrics]
@@ -24,39 +33,82 @@ const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
-#[derive(Default)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    sum: f64,
-    total: u64,
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: &'static str,
+    method: &'static str,
+    status: u16,
 }
 
-/// Counts and latencies of one route.
-#[derive(Default)]
-struct RouteStats {
-    /// By method and status.
-    requests: BTreeMap<(&'static str, u16), u64>,
-    latency: Histogram,
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: &'static str,
 }
 
+/// Route templates as `'static` labels. There are as many as mounted routes (and "unmatched"),
+/// each kept once for the process's life, so a request costs no allocation for its labels.
 #[derive(Default)]
-struct Counters {
-    in_flight: usize,
-    /// By route template. Looked up by `&str`, so a known route costs no allocation.
-    routes: HashMap<String, RouteStats>,
+struct RouteNames(Mutex<HashMap<String, &'static str>>);
+
+impl RouteNames {
+    fn of(&self, route: &str) -> &'static str {
+        let Ok(mut names) = self.0.lock() else {
+            return "unknown";
+        };
+        if let Some(name) = names.get(route) {
+            return name;
+        }
+        let name: &'static str = Box::leak(route.to_owned().into_boxed_str());
+        names.insert(route.to_owned(), name);
+        name
+    }
+}
+
+struct Inner {
+    in_flight: AtomicUsize,
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
+    routes: RouteNames,
 }
 
 /// Counts and times every request by route, and logs it. Attached as a fairing and managed as
 /// state: both share the counters.
-#[derive(Clone, Default)]
-pub struct RequestMetrics(Arc<Mutex<Counters>>);
+#[derive(Clone)]
+pub struct RequestMetrics(Arc<Inner>);
+
+impl Default for RequestMetrics {
+    fn default() -> Self {
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency =
+            Family::<RouteLabels, Histogram>::new_with_constructor(|| Histogram::new(BUCKETS));
+        let mut registry = Registry::default();
+        registry.register(
+            "gatehouse_http_requests",
+            "HTTP requests by route, method and status",
+            requests.clone(),
+        );
+        registry.register(
+            "gatehouse_http_request_duration_seconds",
+            "Request latency by route",
+            latency.clone(),
+        );
+        Self(Arc::new(Inner {
+            in_flight: AtomicUsize::new(0),
+            registry,
+            requests,
+            latency,
+            routes: RouteNames::default(),
+        }))
+    }
+}
 
 struct Started(Instant);
 
 impl RequestMetrics {
     /// Requests received and not yet answered.
     pub fn in_flight(&self) -> usize {
-        self.0.lock().map_or(0, |c| c.in_flight)
+        self.0.in_flight.load(Ordering::Acquire)
     }
 }
 
@@ -71,15 +123,16 @@ impl Fairing for RequestMetrics {
 
     async fn on_request(&self, req: &mut Request<'_>, _: &mut Data<'_>) {
         req.local_cache(|| Started(Instant::now()));
-        if let Ok(mut counters) = self.0.lock() {
-            counters.in_flight += 1;
-        }
+        self.0.in_flight.fetch_add(1, Ordering::AcqRel);
     }
 
     async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
         let elapsed = req.local_cache(|| Started(Instant::now())).0.elapsed();
         // The route's template (`/sessions/<id>`), never the raw path: bounded label values.
-        let route = req.route().map_or("unmatched", |r| r.uri.as_str());
+        let route = self
+            .0
+            .routes
+            .of(req.route().map_or("unmatched", |r| r.uri.as_str()));
         let status = res.status().code;
         tracing::info!(
             target: "gatehouse::request",
@@ -90,29 +143,38 @@ impl Fairing for RequestMetrics {
             latency_ms = elapsed.as_secs_f64() * 1000.0,
             "request"
         );
-        let Ok(mut counters) = self.0.lock() else {
-            return;
-        };
-        counters.in_flight = counters.in_flight.saturating_sub(1);
-        if !counters.routes.contains_key(route) {
-            counters
-                .routes
-                .insert(route.to_owned(), RouteStats::default());
-        }
-        let stats = counters.routes.get_mut(route).expect("inserted above");
-        *stats
+        self.0
             .requests
-            .entry((req.method().as_str(), status))
-            .or_default() += 1;
-        let histogram = &mut stats.latency;
-        let seconds = elapsed.as_secs_f64();
-        for (count, bound) in histogram.counts.iter_mut().zip(BUCKETS) {
-            if seconds <= bound {
-                *count += 1;
-            }
+            .get_or_create(&RequestLabels {
+                route,
+                method: req.method().as_str(),
+                status,
+            })
+            .inc();
+        self.0
+            .latency
+            .get_or_create(&RouteLabels { route })
+            .observe(elapsed.as_secs_f64());
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Who may read the metrics, and what they report beside the requests; managed as state.
+pub struct MetricsAccess {
+    enabled: bool,
+    token: Option<crate::config::Secret>,
+    hasher: Arc<PasswordHasher>,
+    log: Arc<SecurityLog>,
+}
+
+impl MetricsAccess {
+    pub fn new(settings: &Settings, hasher: Arc<PasswordHasher>, log: Arc<SecurityLog>) -> Self {
+        Self {
+            enabled: settings.metrics_enabled,
+            token: settings.metrics_token.clone(),
+            hasher,
+            log,
         }
-        histogram.sum += seconds;
-        histogram.total += 1;
     }
 }
 
@@ -122,15 +184,14 @@ pub struct MetricsReader;
 
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for MetricsReader {
-    type Error = ApiError;
+    type Error = ();
 
-    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ApiError> {
-        let Some(accounts) = req.rocket().state::<Accounts>() else {
-            return Outcome::Forward(rocket::http::Status::NotFound);
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
+        let Some(access) = req.rocket().state::<MetricsAccess>() else {
+            return reject(Status::NotFound);
         };
-        let settings = accounts.settings();
-        let allowed = settings.metrics_enabled
-            && match &settings.metrics_token {
+        let allowed = access.enabled
+            && match &access.token {
                 Some(token) => req
                     .headers()
                     .get_one("Authorization")
@@ -147,111 +208,90 @@ impl<'r> FromRequest<'r> for MetricsReader {
         if allowed {
             Outcome::Success(MetricsReader)
         } else {
-            error::stash(req, ApiError::NotFound);
-            Outcome::Error((rocket::http::Status::NotFound, ApiError::NotFound))
+            reject(Status::NotFound)
         }
     }
 }
 
-fn escape(label: &str) -> String {
-    label
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// The security log's counts, read at each scrape.
+struct SecurityEvents(Arc<SecurityLog>);
+
+impl std::fmt::Debug for SecurityEvents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecurityEvents")
+    }
+}
+
+impl Collector for SecurityEvents {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let mut family = encoder.encode_descriptor(
+            "gatehouse_security_events",
+            "Security events (sign-ins by outcome, throttling, revocations …)",
+            None,
+            prometheus_client::metrics::MetricType::Counter,
+        )?;
+        for ((event, outcome), n) in self.0.counts() {
+            let labels = [("event", event), ("outcome", outcome)];
+            ConstCounter::new(n).encode(family.encode_family(&labels)?)?;
+        }
+        Ok(())
+    }
+}
+
+/// The values that are read when scraped: hashing queue, pool, live sessions.
+async fn scrape_gauges(access: &MetricsAccess, db: &Db) -> Registry {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(SecurityEvents(Arc::clone(&access.log))));
+    let hashing = Gauge::<i64>::default();
+    hashing.set(i64::try_from(access.hasher.in_flight()).unwrap_or(i64::MAX));
+    registry.register(
+        "gatehouse_password_hash_in_flight",
+        "Password hashes queued or running",
+        hashing,
+    );
+    let connections = Family::<[(&'static str, &'static str); 1], Gauge>::default();
+    let (size, idle) = (db.size() as usize, db.num_idle());
+    connections
+        .get_or_create(&[("state", "idle")])
+        .set(idle as i64);
+    connections
+        .get_or_create(&[("state", "in_use")])
+        .set(size.saturating_sub(idle) as i64);
+    registry.register(
+        "gatehouse_db_pool_connections",
+        "Database connections by state",
+        connections,
+    );
+    match db::sessions::count_live(db).await {
+        Ok(n) => {
+            let live = Gauge::<i64>::default();
+            live.set(n);
+            registry.register(
+                "gatehouse_active_sessions",
+                "Live (unrevoked, unexpired) sessions",
+                live,
+            );
+        }
+        Err(e) => tracing::warn!("metrics: cannot count sessions: {e}"),
+    }
+    registry
 }
 
 #[get("/metrics")]
 async fn metrics(
     _reader: MetricsReader,
     requests: &State<RequestMetrics>,
-    accounts: &State<Accounts>,
+    access: &State<MetricsAccess>,
     db: &Db,
-) -> (ContentType, String) {
+) -> Result<(ContentType, String), Status> {
+    use prometheus_client::encoding::text::{encode_eof, encode_registry};
+    let scraped = scrape_gauges(access, db).await;
     let mut out = String::new();
-    {
-        let counters = requests.0.lock().expect("metrics lock");
-        out.push_str(
-            "# HELP gatehouse_http_requests_total HTTP requests by route, method and status.\n",
-        );
-        out.push_str("# TYPE gatehouse_http_requests_total counter\n");
-        let mut routes: Vec<(&String, &RouteStats)> = counters.routes.iter().collect();
-        routes.sort_by(|a, b| a.0.cmp(b.0));
-        for (route, stats) in &routes {
-            for ((method, status), n) in &stats.requests {
-                let _ = writeln!(
-                    out,
-                    "gatehouse_http_requests_total{{route=\"{}\",method=\"{method}\",status=\"{status}\"}} {n}",
-                    escape(route)
-                );
-            }
-        }
-        out.push_str("# HELP gatehouse_http_request_duration_seconds Request latency by route.\n");
-        out.push_str("# TYPE gatehouse_http_request_duration_seconds histogram\n");
-        for (route, stats) in &routes {
-            let (route, h) = (escape(route), &stats.latency);
-            for (bound, count) in BUCKETS.iter().zip(h.counts) {
-                let _ = writeln!(
-                    out,
-                    "gatehouse_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {count}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "gatehouse_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
-                h.total
-            );
-            let _ = writeln!(
-                out,
-                "gatehouse_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
-                h.sum
-            );
-            let _ = writeln!(
-                out,
-                "gatehouse_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
-                h.total
-            );
-        }
-    }
-    out.push_str("# HELP gatehouse_security_events_total Security events (sign-ins by outcome, throttling, revocations …).\n");
-    out.push_str("# TYPE gatehouse_security_events_total counter\n");
-    for ((event, outcome), n) in accounts.security_log().counts() {
-        let _ = writeln!(
-            out,
-            "gatehouse_security_events_total{{event=\"{event}\",outcome=\"{}\"}} {n}",
-            escape(outcome)
-        );
-    }
-    out.push_str("# HELP gatehouse_password_hash_in_flight Password hashes queued or running.\n");
-    out.push_str("# TYPE gatehouse_password_hash_in_flight gauge\n");
-    let _ = writeln!(
-        out,
-        "gatehouse_password_hash_in_flight {}",
-        accounts.hasher().in_flight()
-    );
-    out.push_str("# HELP gatehouse_db_pool_connections Database connections by state.\n");
-    out.push_str("# TYPE gatehouse_db_pool_connections gauge\n");
-    let (size, idle) = (db.size(), db.num_idle());
-    let _ = writeln!(
-        out,
-        "gatehouse_db_pool_connections{{state=\"idle\"}} {idle}"
-    );
-    let _ = writeln!(
-        out,
-        "gatehouse_db_pool_connections{{state=\"in_use\"}} {}",
-        (size as usize).saturating_sub(idle)
-    );
-    match crate::db::sessions::count_live(db).await {
-        Ok(n) => {
-            out.push_str(
-                "# HELP gatehouse_active_sessions Live (unrevoked, unexpired) sessions.\n",
-            );
-            out.push_str("# TYPE gatehouse_active_sessions gauge\n");
-            let _ = writeln!(out, "gatehouse_active_sessions {n}");
-        }
-        Err(e) => tracing::warn!("metrics: cannot count sessions: {e}"),
-    }
-    (
-        ContentType::new("text", "plain").with_params(("version", "0.0.4")),
-        out,
-    )
+    encode_registry(&mut out, &requests.0.registry)
+        .and_then(|()| encode_registry(&mut out, &scraped))
+        .and_then(|()| encode_eof(&mut out))
+        .map_err(|_| Status::InternalServerError)?;
+    let content_type = ContentType::new("application", "openmetrics-text")
+        .with_params([("version", "1.0.0"), ("charset", "utf-8")]);
+    Ok((content_type, out))
 }

@@ -4,12 +4,13 @@
 use askama::Template;
 use rocket::http::Status;
 use rocket::serde::json::Json;
-use rocket::{Route, get, routes};
+use rocket::{Route, State, get, routes};
 use serde_json::{Value, json};
 
+use super::error::ApiError;
 use super::pages::BrowserRequest;
 use super::reply::Reply;
-use crate::error::ApiError;
+use crate::domain::{MAX_PASSWORD_BYTES, PasswordPolicy, Username};
 
 pub fn routes() -> Vec<Route> {
     routes![openapi, docs]
@@ -44,8 +45,26 @@ fn bearer() -> Value {
     json!([{"bearerAuth": []}])
 }
 
-/// The OpenAPI 3.1 document.
-pub fn document() -> Value {
+/// bcrypt's limit. JSON Schema counts characters, not bytes, so `maxLength` says 72 and the
+/// description and `x-maxUtf8Bytes` carry the byte rule: 72 characters of ASCII, fewer of others.
+fn password_schema(min_length: usize, description: &str) -> Value {
+    json!({
+        "type": "string", "minLength": min_length, "maxLength": MAX_PASSWORD_BYTES,
+        "x-maxUtf8Bytes": MAX_PASSWORD_BYTES,
+        "description": format!("{description} At most {MAX_PASSWORD_BYTES} bytes of UTF-8 (bcrypt's limit), verified exactly as typed.")
+    })
+}
+
+/// The OpenAPI 3.1 document, with the input rules of `policy`.
+pub fn document(policy: &PasswordPolicy) -> Value {
+    let new_password = password_schema(
+        policy.min_length,
+        &format!(
+            "At least {} characters; not on the list of common or breached passwords; not containing the username.",
+            policy.min_length
+        ),
+    );
+    let any_password = password_schema(1, "Any password the account has.");
     let e400 = error_response("Malformed body (`malformed_body`).");
     let e401 = error_response(
         "`missing_token`, `token_expired` or `invalid_token`; with `WWW-Authenticate: Bearer`.",
@@ -79,7 +98,7 @@ pub fn document() -> Value {
         "paths": {
             "/register": {"post": {
                 "summary": "Create an account",
-                "requestBody": json_body("Credentials", credentials.clone()),
+                "requestBody": json_body("Registration", credentials.clone()),
                 "responses": {
                     "201": json_ok("The new account.", schema("User")),
                     "409": error_response("The username is taken, in any letter case (`username_taken`)."),
@@ -189,18 +208,29 @@ pub fn document() -> Value {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (at+jwt, HS256)"}
             },
             "schemas": {
+                "Registration": {
+                    "type": "object", "required": ["username", "password"],
+                    "properties": {
+                        "username": {
+                            "type": "string", "minLength": Username::MIN_LEN, "maxLength": Username::MAX_LEN,
+                            "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{2,31}$",
+                            "description": "3 to 32 ASCII letters, digits, `.`, `_` or `-`, starting with a letter or digit; unique in any letter case."
+                        },
+                        "password": new_password.clone()
+                    }
+                },
                 "Credentials": {
                     "type": "object", "required": ["username", "password"],
                     "properties": {
-                        "username": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{2,31}$"},
-                        "password": {"type": "string", "description": "15+ characters (configurable), at most 72 bytes of UTF-8, not a common password, not containing the username."}
+                        "username": {"type": "string", "minLength": 1, "description": "In any letter case. A name no account can have is answered like a wrong password."},
+                        "password": any_password.clone()
                     }
                 },
                 "RefreshRequest": {"type": "object", "required": ["refresh_token"], "properties": {"refresh_token": {"type": "string"}}},
-                "PasswordConfirmation": {"type": "object", "required": ["password"], "properties": {"password": {"type": "string"}}},
+                "PasswordConfirmation": {"type": "object", "required": ["password"], "properties": {"password": any_password.clone()}},
                 "PasswordChange": {
                     "type": "object", "required": ["current_password", "new_password"],
-                    "properties": {"current_password": {"type": "string"}, "new_password": {"type": "string"}}
+                    "properties": {"current_password": any_password, "new_password": new_password}
                 },
                 "User": {
                     "type": "object", "required": ["id", "username", "created_at"],
@@ -256,8 +286,8 @@ pub fn document() -> Value {
 }
 
 #[get("/openapi.json")]
-fn openapi() -> Json<Value> {
-    Json(document())
+fn openapi(policy: &State<PasswordPolicy>) -> Json<Value> {
+    Json(document(policy))
 }
 
 struct DocEntry {
@@ -296,8 +326,8 @@ fn curl(method: &str, path: &str, operation: &Value) -> String {
 
 /// Every JSON endpoint with a curl example, for people.
 #[get("/docs")]
-fn docs(_browser: BrowserRequest) -> Result<Reply, ApiError> {
-    let document = document();
+fn docs(_browser: BrowserRequest, policy: &State<PasswordPolicy>) -> Result<Reply, ApiError> {
+    let document = document(policy);
     let mut entries = Vec::new();
     if let Some(paths) = document["paths"].as_object() {
         for (path, operations) in paths {

@@ -1,11 +1,16 @@
-//! `GET /healthz` and `GET /readyz`.
+//! `GET /healthz` and `GET /readyz`, and a shutdown that lets requests in flight finish.
 
+use std::time::Duration;
+
+use rocket::fairing::AdHoc;
 use rocket::http::Status;
 use rocket::serde::json::{Json, Value, json};
 use rocket::{Route, get, routes};
+use rocket_db_pools::Database;
 
+use super::error::ApiError;
+use super::metrics::RequestMetrics;
 use crate::db::{self, Db};
-use crate::error::ApiError;
 
 pub fn routes() -> Vec<Route> {
     routes![healthz, readyz]
@@ -28,4 +33,24 @@ async fn readyz(db: &Db) -> Result<(Status, Json<Value>), ApiError> {
             Err(ApiError::Unavailable)
         }
     }
+}
+
+/// Closes the database pool at shutdown once no request is in flight, or after Rocket's grace
+/// and mercy periods at the latest.
+pub fn graceful_close() -> AdHoc {
+    AdHoc::on_shutdown("Close the database pool", |rocket| {
+        Box::pin(async move {
+            let limit = u64::from(rocket.config().shutdown.grace)
+                + u64::from(rocket.config().shutdown.mercy);
+            let deadline = std::time::Instant::now() + Duration::from_secs(limit);
+            if let Some(requests) = rocket.state::<RequestMetrics>() {
+                while requests.in_flight() > 0 && std::time::Instant::now() < deadline {
+                    rocket::tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+            if let Some(db) = Db::fetch(rocket) {
+                db.inner().close().await;
+            }
+        })
+    })
 }

@@ -1,22 +1,19 @@
 //! Server-rendered pages (askama templates in `templates/`): landing, forms, dashboard, errors.
 
-use std::io::Cursor;
-
 use askama::Template;
-use rocket::http::{ContentType, CookieJar, Status};
-use rocket::request::{FlashMessage, Request};
-use rocket::response::{self, Response};
+use rocket::http::{CookieJar, Status};
+use rocket::request::{FlashMessage, FromRequest, Outcome, Request};
 use rocket::{Route, State, get, routes};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
 use super::audience::Audience;
+use super::csrf::CsrfTokens;
+use super::error::ApiError;
+use super::guard::reject;
 use super::reply::Reply;
-use crate::auth::csrf::{self, CsrfKey};
-use crate::auth::{Accounts, AuthUser, TokenRejection};
-use crate::db::{self, Db};
-use crate::domain::{FieldErrors, LocalPath};
-use crate::error::ApiError;
+use crate::auth::{Accounts, AuthUser, Sessions, TokenRejection};
+use crate::domain::{FieldErrors, LocalPath, PasswordPolicy};
 
 pub fn routes() -> Vec<Route> {
     routes![index, login_page, register_page, dashboard]
@@ -85,17 +82,6 @@ pub enum DashboardNotice {
     Error(String),
 }
 
-/// An error in the site's layout.
-#[derive(Template)]
-#[template(path = "error.html")]
-struct ErrorPage<'a> {
-    title: &'a str,
-    status: u16,
-    reason: &'a str,
-    message: &'a str,
-    retry_after: Option<u64>,
-}
-
 /// Field problems split for the form templates.
 pub fn split_errors(errors: &FieldErrors) -> (Vec<String>, Vec<String>) {
     let get = |field: &str| {
@@ -112,16 +98,13 @@ pub fn split_errors(errors: &FieldErrors) -> (Vec<String>, Vec<String>) {
 pub struct BrowserRequest;
 
 #[rocket::async_trait]
-impl<'r> rocket::request::FromRequest<'r> for BrowserRequest {
-    type Error = ApiError;
+impl<'r> FromRequest<'r> for BrowserRequest {
+    type Error = ();
 
-    async fn from_request(req: &'r Request<'_>) -> rocket::request::Outcome<Self, ApiError> {
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
         match Audience::of(req) {
-            Audience::Browser => rocket::request::Outcome::Success(BrowserRequest),
-            Audience::Json => {
-                crate::error::stash(req, ApiError::NotFound);
-                rocket::request::Outcome::Error((Status::NotFound, ApiError::NotFound))
-            }
+            Audience::Browser => Outcome::Success(BrowserRequest),
+            Audience::Json => reject(Status::NotFound),
         }
     }
 }
@@ -146,14 +129,13 @@ fn login_page(
     _browser: BrowserRequest,
     next: Option<&str>,
     flash: Option<FlashMessage<'_>>,
-    accounts: &State<Accounts>,
-    csrf_key: &State<CsrfKey>,
+    csrf: &State<CsrfTokens>,
     jar: &CookieJar<'_>,
 ) -> Result<Reply, ApiError> {
     Reply::page(
         Status::Ok,
         &LoginPage {
-            csrf_token: csrf::form_token(csrf_key, accounts.settings(), jar),
+            csrf_token: csrf.form_token(jar),
             next: next
                 .and_then(LocalPath::parse)
                 .map(|p| p.as_str().to_owned()),
@@ -166,15 +148,15 @@ fn login_page(
 #[get("/register")]
 fn register_page(
     _browser: BrowserRequest,
-    accounts: &State<Accounts>,
-    csrf_key: &State<CsrfKey>,
+    csrf: &State<CsrfTokens>,
+    policy: &State<PasswordPolicy>,
     jar: &CookieJar<'_>,
 ) -> Result<Reply, ApiError> {
     Reply::page(
         Status::Ok,
         &RegisterPage {
-            csrf_token: csrf::form_token(csrf_key, accounts.settings(), jar),
-            min_password_length: accounts.policy().min_length,
+            csrf_token: csrf.form_token(jar),
+            min_password_length: policy.min_length,
             ..RegisterPage::default()
         },
     )
@@ -185,10 +167,7 @@ async fn dashboard(
     _browser: BrowserRequest,
     user: Result<AuthUser, TokenRejection>,
     flash: Option<FlashMessage<'_>>,
-    db: &Db,
-    accounts: &State<Accounts>,
-    csrf_key: &State<CsrfKey>,
-    jar: &CookieJar<'_>,
+    dashboard: Dashboard<'_>,
 ) -> Result<Reply, ApiError> {
     let user = match user {
         Ok(user) => user,
@@ -200,61 +179,99 @@ async fn dashboard(
         Some(f) => DashboardNotice::Success(f.message().to_owned()),
         None => DashboardNotice::None,
     };
-    dashboard_reply(db, accounts, csrf_key, jar, &user, Status::Ok, notice).await
+    dashboard.render(&user, Status::Ok, notice).await
 }
 
-/// Renders the dashboard of a signed-in user with a status and an optional message.
-pub async fn dashboard_reply(
-    db: &Db,
-    accounts: &Accounts,
-    csrf_key: &CsrfKey,
-    jar: &CookieJar<'_>,
-    user: &AuthUser,
-    status: Status,
-    notice: DashboardNotice,
-) -> Result<Reply, ApiError> {
-    let account = db::users::find_user(db, user.user_id)
-        .await?
-        .ok_or(ApiError::InvalidToken("user gone"))?;
-    let sessions = accounts
-        .sessions(db, user.user_id)
-        .await?
-        .into_iter()
-        .map(|s| SessionRow {
-            id: s.id.to_string(),
-            device: s
-                .user_agent
-                .as_deref()
-                .map_or_else(|| "Unknown device".to_owned(), describe_agent),
-            ip: s.ip.unwrap_or_else(|| "unknown".to_owned()),
-            created_at_display: display(s.created_at),
-            last_used_at: rfc3339(s.last_used_at),
-            last_used_at_display: display(s.last_used_at),
-            current: s.id == user.session_id,
-        })
-        .collect();
-    let expires_at = OffsetDateTime::from_unix_timestamp(user.expires_at)
-        .map_err(|e| ApiError::Internal(e.into()))?;
-    let (notice, error) = match notice {
-        DashboardNotice::None => (None, None),
-        DashboardNotice::Success(m) => (Some(m), None),
-        DashboardNotice::Error(m) => (None, Some(m)),
-    };
-    Reply::page(
-        status,
-        &DashboardPage {
-            csrf_token: csrf::form_token(csrf_key, accounts.settings(), jar),
-            username: account.username,
-            created_at: rfc3339(account.created_at),
-            created_at_display: display(account.created_at),
-            expires_at: rfc3339(expires_at),
-            expires_at_display: display(expires_at),
-            sessions,
-            notice,
-            error,
-            min_password_length: accounts.policy().min_length,
-        },
-    )
+/// What rendering the dashboard takes; a request guard, so that the handlers that show it again
+/// after a failed action need one parameter for it.
+pub struct Dashboard<'r> {
+    accounts: &'r Accounts,
+    sessions: &'r Sessions,
+    csrf: &'r CsrfTokens,
+    policy: &'r PasswordPolicy,
+    jar: &'r CookieJar<'r>,
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Dashboard<'r> {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
+        let rocket = req.rocket();
+        match (
+            rocket.state::<Accounts>(),
+            rocket.state::<Sessions>(),
+            rocket.state::<CsrfTokens>(),
+            rocket.state::<PasswordPolicy>(),
+        ) {
+            (Some(accounts), Some(sessions), Some(csrf), Some(policy)) => {
+                Outcome::Success(Dashboard {
+                    accounts,
+                    sessions,
+                    csrf,
+                    policy,
+                    jar: req.cookies(),
+                })
+            }
+            _ => reject(Status::InternalServerError),
+        }
+    }
+}
+
+impl Dashboard<'_> {
+    /// Renders the dashboard of a signed-in user with a status and an optional message.
+    pub async fn render(
+        &self,
+        user: &AuthUser,
+        status: Status,
+        notice: DashboardNotice,
+    ) -> Result<Reply, ApiError> {
+        let account = self
+            .accounts
+            .find(user)
+            .await?
+            .ok_or(ApiError::InvalidToken("user gone"))?;
+        let sessions = self
+            .sessions
+            .list(user.user_id)
+            .await?
+            .into_iter()
+            .map(|s| SessionRow {
+                id: s.id.to_string(),
+                device: s
+                    .user_agent
+                    .as_deref()
+                    .map_or_else(|| "Unknown device".to_owned(), describe_agent),
+                ip: s.ip.unwrap_or_else(|| "unknown".to_owned()),
+                created_at_display: display(s.created_at),
+                last_used_at: rfc3339(s.last_used_at),
+                last_used_at_display: display(s.last_used_at),
+                current: s.id == user.session_id,
+            })
+            .collect();
+        let expires_at = OffsetDateTime::from_unix_timestamp(user.expires_at)
+            .map_err(|e| ApiError::Internal(e.into()))?;
+        let (notice, error) = match notice {
+            DashboardNotice::None => (None, None),
+            DashboardNotice::Success(m) => (Some(m), None),
+            DashboardNotice::Error(m) => (None, Some(m)),
+        };
+        Reply::page(
+            status,
+            &DashboardPage {
+                csrf_token: self.csrf.form_token(self.jar),
+                username: account.username,
+                created_at: rfc3339(account.created_at),
+                created_at_display: display(account.created_at),
+                expires_at: rfc3339(expires_at),
+                expires_at_display: display(expires_at),
+                sessions,
+                notice,
+                error,
+                min_password_length: self.policy.min_length,
+            },
+        )
+    }
 }
 
 /// A short, human name for a user agent ("Chrome on Linux"); the raw string is shown on hover.
@@ -296,28 +313,4 @@ fn display(t: OffsetDateTime) -> String {
         "[day padding:none] [month repr:long] [year], [hour]:[minute] UTC"
     ))
     .unwrap_or_default()
-}
-
-/// Renders an [`ApiError`] as a page; the status and headers are set by the caller.
-pub fn error_page(error: &ApiError, _req: &Request<'_>) -> response::Result<'static> {
-    let status = error.status();
-    let reason = status.reason().unwrap_or("Error");
-    let page = ErrorPage {
-        title: reason,
-        status: status.code,
-        reason,
-        message: error.message(),
-        retry_after: match error {
-            ApiError::TooManyRequests { retry_after } => Some(*retry_after),
-            _ => None,
-        },
-    };
-    let body = page.render().map_err(|e| {
-        log::error!("template rendering failed: {e}");
-        Status::InternalServerError
-    })?;
-    Ok(Response::build()
-        .header(ContentType::HTML)
-        .sized_body(body.len(), Cursor::new(body))
-        .finalize())
 }

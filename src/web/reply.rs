@@ -1,17 +1,16 @@
 //! One response type for handlers that answer both audiences.
 
-use std::io::Cursor;
-
 use askama::Template;
-use rocket::http::{ContentType, Header, Status};
+use rocket::http::{Header, Status};
 use rocket::request::Request;
-use rocket::response::{self, Flash, Redirect, Responder, Response};
+use rocket::response::content::{RawHtml, RawJson};
+use rocket::response::{self, Flash, Redirect, Responder};
 use serde::Serialize;
 
-use crate::error::ApiError;
+use super::error::ApiError;
 
 pub enum Reply {
-    /// A JSON body with a status.
+    /// A serialised JSON body with a status.
     Json(Status, String),
     /// A rendered page with a status.
     Page(Status, String),
@@ -24,11 +23,10 @@ pub enum Reply {
 }
 
 impl Reply {
-    pub fn json(status: Status, body: &impl Serialize) -> Self {
-        Self::Json(
-            status,
-            serde_json::to_string(body).expect("response bodies serialise"),
-        )
+    pub fn json(status: Status, body: &impl Serialize) -> Result<Self, ApiError> {
+        serde_json::to_string(body)
+            .map(|value| Self::Json(status, value))
+            .map_err(|e| ApiError::Internal(e.into()))
     }
 
     pub fn page(status: Status, page: &impl Template) -> Result<Self, ApiError> {
@@ -54,17 +52,9 @@ impl Reply {
 impl<'r> Responder<'r, 'static> for Reply {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         match self {
-            Self::Json(status, body) => Response::build()
-                .status(status)
-                .header(ContentType::JSON)
-                .sized_body(body.len(), Cursor::new(body))
-                .ok(),
+            Self::Json(status, body) => (status, RawJson(body)).respond_to(req),
             Self::Page(status, html) => {
-                let mut response = Response::build()
-                    .status(status)
-                    .header(ContentType::HTML)
-                    .sized_body(html.len(), Cursor::new(html))
-                    .finalize();
+                let mut response = (status, RawHtml(html)).respond_to(req)?;
                 // Every 401 carries a Bearer challenge (RFC 6750 3), pages included.
                 if status == Status::Unauthorized {
                     response.set_header(Header::new(
@@ -76,7 +66,7 @@ impl<'r> Responder<'r, 'static> for Reply {
             }
             Self::Redirect(redirect) => redirect.respond_to(req),
             Self::Flash(flash) => flash.respond_to(req),
-            Self::NoContent => Response::build().status(Status::NoContent).ok(),
+            Self::NoContent => Status::NoContent.respond_to(req),
         }
     }
 }

@@ -8,12 +8,11 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::body::Input;
+use super::cookies::SessionCookies;
+use super::error::ApiError;
 use super::reply::Reply;
-use crate::auth::audit::Origin;
-use crate::auth::{Accounts, AuthUser, cookies};
-use crate::db::Db;
+use crate::auth::{AuthUser, Origin, Sessions, TokenRejection};
 use crate::db::sessions::SessionInfo;
-use crate::error::ApiError;
 
 pub fn routes() -> Vec<Route> {
     routes![list, revoke_form, revoke, revoke_others_form, revoke_others]
@@ -45,27 +44,30 @@ impl SessionBody {
 }
 
 #[get("/sessions")]
-async fn list(db: &Db, accounts: &State<Accounts>, user: AuthUser) -> Result<Reply, ApiError> {
-    let sessions: Vec<SessionBody> = accounts
-        .sessions(db, user.user_id)
+async fn list(
+    sessions: &State<Sessions>,
+    user: Result<AuthUser, TokenRejection>,
+) -> Result<Reply, ApiError> {
+    let user = user?;
+    let listed: Vec<SessionBody> = sessions
+        .list(user.user_id)
         .await?
         .into_iter()
         .map(|s| SessionBody::new(s, user.session_id))
         .collect();
-    Ok(Reply::json(Status::Ok, &sessions))
+    Reply::json(Status::Ok, &listed)
 }
 
 /// Revokes one of the user's sessions; another user's session is `404`, exactly like a missing
 /// one, so ids cannot be probed.
 async fn revoke_own(
-    db: &Db,
-    accounts: &Accounts,
+    sessions: &Sessions,
     user: &AuthUser,
     id: &str,
     origin: &Origin,
 ) -> Result<(), ApiError> {
     let id = Uuid::parse_str(id).map_err(|_| ApiError::NotFound)?;
-    if accounts.revoke_session(db, user, id, origin).await? {
+    if sessions.revoke(user, id, origin).await? {
         Ok(())
     } else {
         Err(ApiError::NotFound)
@@ -73,19 +75,21 @@ async fn revoke_own(
 }
 
 /// The dashboard's button (`_method=delete` in a form post).
-#[delete("/sessions/<id>", format = "form", data = "<_input>")]
+#[delete("/sessions/<id>", format = "form", data = "<input>")]
 async fn revoke_form(
-    db: &Db,
-    accounts: &State<Accounts>,
+    sessions: &State<Sessions>,
+    cookies: &State<SessionCookies>,
     jar: &CookieJar<'_>,
-    user: AuthUser,
+    user: Result<AuthUser, TokenRejection>,
     origin: Origin,
     id: &str,
-    _input: Input,
+    input: Result<Input, ApiError>,
 ) -> Result<Flash<Redirect>, ApiError> {
-    revoke_own(db, accounts, &user, id, &origin).await?;
+    let user = user?;
+    input?;
+    revoke_own(sessions, &user, id, &origin).await?;
     if id == user.session_id.to_string() {
-        cookies::remove_session_cookies(accounts.settings(), jar);
+        cookies.remove(jar);
         return Ok(Flash::success(
             Redirect::to("/login"),
             "You have been signed out.",
@@ -99,25 +103,25 @@ async fn revoke_form(
 
 #[delete("/sessions/<id>", rank = 2)]
 async fn revoke(
-    db: &Db,
-    accounts: &State<Accounts>,
-    user: AuthUser,
+    sessions: &State<Sessions>,
+    user: Result<AuthUser, TokenRejection>,
     origin: Origin,
     id: &str,
 ) -> Result<Reply, ApiError> {
-    revoke_own(db, accounts, &user, id, &origin).await?;
+    revoke_own(sessions, &user?, id, &origin).await?;
     Ok(Reply::NoContent)
 }
 
-#[post("/sessions/revoke-others", format = "form", data = "<_input>")]
+#[post("/sessions/revoke-others", format = "form", data = "<input>")]
 async fn revoke_others_form(
-    db: &Db,
-    accounts: &State<Accounts>,
-    user: AuthUser,
+    sessions: &State<Sessions>,
+    user: Result<AuthUser, TokenRejection>,
     origin: Origin,
-    _input: Input,
+    input: Result<Input, ApiError>,
 ) -> Result<Flash<Redirect>, ApiError> {
-    let count = accounts.revoke_other_sessions(db, &user, &origin).await?;
+    let user = user?;
+    input?;
+    let count = sessions.revoke_others(&user, &origin).await?;
     let message = match count {
         1 => "1 other session was signed out.".to_owned(),
         n => format!("{n} other sessions were signed out."),
@@ -128,11 +132,10 @@ async fn revoke_others_form(
 /// "Sign out everywhere else".
 #[post("/sessions/revoke-others", rank = 2)]
 async fn revoke_others(
-    db: &Db,
-    accounts: &State<Accounts>,
-    user: AuthUser,
+    sessions: &State<Sessions>,
+    user: Result<AuthUser, TokenRejection>,
     origin: Origin,
 ) -> Result<Reply, ApiError> {
-    accounts.revoke_other_sessions(db, &user, &origin).await?;
+    sessions.revoke_others(&user?, &origin).await?;
     Ok(Reply::NoContent)
 }

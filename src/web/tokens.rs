@@ -5,12 +5,10 @@ use rocket::{Route, State, post, routes};
 
 use super::accounts::TokenBody;
 use super::body::{BodyKind, Input};
+use super::error::ApiError;
 use super::reply::Reply;
-use crate::auth::Accounts;
-use crate::auth::audit::Origin;
-use crate::db::Db;
+use crate::auth::{Origin, Sessions};
 use crate::domain::FieldErrors;
-use crate::error::ApiError;
 
 pub fn routes() -> Vec<Route> {
     routes![refresh]
@@ -20,11 +18,11 @@ pub fn routes() -> Vec<Route> {
 /// Browsers never call this: their cookies are renewed transparently by the guard.
 #[post("/token/refresh", data = "<input>")]
 async fn refresh(
-    db: &Db,
-    accounts: &State<Accounts>,
+    sessions: &State<Sessions>,
     origin: Origin,
-    mut input: Input,
+    input: Result<Input, ApiError>,
 ) -> Result<Reply, ApiError> {
+    let mut input = input?;
     if input.kind != BodyKind::Json {
         return Err(ApiError::UnsupportedMediaType);
     }
@@ -33,6 +31,6 @@ async fn refresh(
         .fields
         .text("refresh_token", &mut errors)
         .ok_or(ApiError::InvalidInput(errors))?;
-    let sign_in = accounts.refresh(db, &token, &origin).await?;
-    Ok(Reply::json(Status::Ok, &TokenBody::from(sign_in)))
+    let sign_in = sessions.refresh(&token, &origin).await?;
+    Reply::json(Status::Ok, &TokenBody::from(sign_in))
 }

@@ -104,7 +104,7 @@ async fn the_throttle_lifts_when_the_oldest_failure_leaves_the_window() {
         "UPDATE login_failures SET failed_at = now() - interval '16 minutes'
          WHERE failed_at = (SELECT min(failed_at) FROM login_failures)",
     )
-    .execute(&app.pool().await)
+    .execute(&app.pool)
     .await
     .unwrap();
 
@@ -120,14 +120,9 @@ async fn the_username_throttle_holds_across_instances() {
         app.login("alice", "wrong password, again").await;
     }
 
-    let response = other
-        .post("/login")
-        .header(ContentType::JSON)
-        .body(json!({"username": "alice", "password": GOOD_PASSWORD}).to_string())
-        .dispatch()
-        .await;
+    let response = other.login("alice", GOOD_PASSWORD).await;
 
-    assert_eq!(response.status(), Status::TooManyRequests);
+    assert_eq!(response.status, Status::TooManyRequests);
 }
 
 #[tokio::test]
@@ -180,18 +175,7 @@ async fn a_throttled_browser_sees_a_429_page_with_the_wait() {
     for _ in 0..5 {
         app.login("alice", "wrong password, again").await;
     }
-    let token = app.page("/login").await.csrf_token();
-
-    let response = app
-        .form(
-            "/login",
-            &[
-                ("csrf_token", &token),
-                ("username", "alice"),
-                ("password", GOOD_PASSWORD),
-            ],
-        )
-        .await;
+    let response = app.login_in_browser("alice", GOOD_PASSWORD).await;
 
     assert_eq!(response.status, Status::TooManyRequests);
     assert!(response.is_html());

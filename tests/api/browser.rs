@@ -75,15 +75,7 @@ async fn signing_in_through_the_form_honours_a_local_next() {
     let page = app.page("/login?next=/dashboard").await;
     assert!(page.body.contains(r#"name="next" value="/dashboard""#));
     let response = app
-        .form(
-            "/login",
-            &[
-                ("csrf_token", &page.csrf_token()),
-                ("username", "alice"),
-                ("password", GOOD_PASSWORD),
-                ("next", "/dashboard"),
-            ],
-        )
+        .login_in_browser_to("alice", GOOD_PASSWORD, Some("/dashboard"))
         .await;
 
     response.assert_redirect("/dashboard");
@@ -99,18 +91,8 @@ async fn a_next_that_leaves_the_site_is_ignored() {
         "/\\evil.example",
         "javascript:alert(1)",
     ] {
-        let token = app.page("/login").await.csrf_token();
-
         let response = app
-            .form(
-                "/login",
-                &[
-                    ("csrf_token", &token),
-                    ("username", "alice"),
-                    ("password", GOOD_PASSWORD),
-                    ("next", next),
-                ],
-            )
+            .login_in_browser_to("alice", GOOD_PASSWORD, Some(next))
             .await;
 
         response.assert_redirect("/dashboard");
@@ -121,18 +103,7 @@ async fn a_next_that_leaves_the_site_is_ignored() {
 async fn a_wrong_password_re_renders_the_form_with_401_keeping_the_username_not_the_password() {
     let app = TestApp::spawn().await;
     app.register("alice", GOOD_PASSWORD).await;
-    let token = app.page("/login").await.csrf_token();
-
-    let response = app
-        .form(
-            "/login",
-            &[
-                ("csrf_token", &token),
-                ("username", "alice"),
-                ("password", "wrong password here!"),
-            ],
-        )
-        .await;
+    let response = app.login_in_browser("alice", "wrong password here!").await;
 
     assert_eq!(response.status, Status::Unauthorized);
     assert!(response.is_html());

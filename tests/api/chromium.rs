@@ -1,4 +1,5 @@
-//! End to end in Debian's Chromium, headless, driven through chromedriver (W3C WebDriver).
+//! End to end in Debian's Chromium, headless, driven through chromedriver (W3C WebDriver) with the
+//! `fantoccini` client.
 //!
 //! `scripts/test` installs `chromium` and `chromium-driver` when they are missing. Where neither can
 //! be found this test fails, saying so: it never passes without a browser.
@@ -8,7 +9,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use base64::Engine;
+use fantoccini::Locator;
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 
 use crate::helpers::{GOOD_PASSWORD, fresh_database};
@@ -89,10 +91,9 @@ impl Driver {
     }
 }
 
-/// A browser session: the handful of WebDriver commands the test needs.
-struct Browser {
-    http: reqwest::Client,
-    session: String,
+/// A browser session through `fantoccini`, with the few steps the tests need.
+pub struct Browser {
+    client: fantoccini::Client,
     _profile: TempDir,
 }
 
@@ -115,144 +116,98 @@ impl Browser {
         std::fs::create_dir_all(&profile).unwrap();
         let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|s| s.to_string()).collect();
         args.push(format!("--user-data-dir={}", profile.display()));
-        let http = reqwest::Client::new();
-        let response: Value = http
-            .post(format!("{}/session", driver.url))
-            .json(&json!({"capabilities": {"alwaysMatch": {
-                "browserName": "chrome",
-                "goog:chromeOptions": {"binary": chromium, "args": args}
-            }}}))
-            .send()
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert("browserName".into(), json!("chrome"));
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({"binary": chromium, "args": args}),
+        );
+        let client = fantoccini::ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&driver.url)
             .await
-            .expect("chromedriver answers")
-            .json()
-            .await
-            .unwrap();
-        let session = response["value"]["sessionId"]
-            .as_str()
-            .unwrap_or_else(|| panic!("Chromium did not start: {response}"))
-            .to_owned();
+            .unwrap_or_else(|e| panic!("Chromium did not start: {e}"));
         Self {
-            http,
-            session: format!("{}/session/{session}", driver.url),
+            client,
             _profile: TempDir(profile),
         }
     }
 
-    async fn command(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
-        let response: Value = self
-            .http
-            .request(method, format!("{}{path}", self.session))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if response["value"].get("error").is_some() {
-            panic!("WebDriver {path} failed: {response}");
-        }
-        response["value"].clone()
-    }
-
     async fn go(&self, url: &str) {
-        self.command(reqwest::Method::POST, "/url", json!({"url": url}))
-            .await;
+        self.client.goto(url).await.expect("navigate");
     }
 
     async fn url(&self) -> String {
-        self.command(reqwest::Method::GET, "/url", json!({}))
+        self.client
+            .current_url()
             .await
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
-
-    async fn find(&self, css: &str) -> String {
-        let element = self
-            .command(
-                reqwest::Method::POST,
-                "/element",
-                json!({"using": "css selector", "value": css}),
-            )
-            .await;
-        element
-            .as_object()
-            .and_then(|o| o.values().next())
-            .and_then(Value::as_str)
-            .unwrap()
-            .to_owned()
+            .expect("the current URL")
+            .to_string()
     }
 
     async fn type_into(&self, css: &str, text: &str) {
-        let element = self.find(css).await;
-        self.command(
-            reqwest::Method::POST,
-            &format!("/element/{element}/value"),
-            json!({"text": text}),
-        )
-        .await;
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"))
+            .send_keys(text)
+            .await
+            .expect("type");
     }
 
     async fn click(&self, css: &str) {
-        let element = self.find(css).await;
-        self.command(
-            reqwest::Method::POST,
-            &format!("/element/{element}/click"),
-            json!({}),
-        )
-        .await;
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"))
+            .click()
+            .await
+            .expect("click");
     }
 
     async fn text(&self) -> String {
-        self.script("return document.body.innerText")
+        self.client
+            .find(Locator::Css("body"))
             .await
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+            .expect("a body")
+            .text()
+            .await
+            .expect("its text")
     }
 
     async fn script(&self, script: &str) -> Value {
-        self.command(
-            reqwest::Method::POST,
-            "/execute/sync",
-            json!({"script": script, "args": []}),
-        )
-        .await
+        self.client
+            .execute(script, Vec::new())
+            .await
+            .expect("script runs")
     }
 
     /// A cookie as the browser stores it, HttpOnly included (WebDriver sees what scripts cannot).
     async fn cookie(&self, name: &str) -> Option<String> {
-        let cookies = self
-            .command(reqwest::Method::GET, "/cookie", json!({}))
-            .await;
-        cookies
-            .as_array()?
-            .iter()
-            .find(|c| c["name"] == name)
-            .map(|c| c["value"].as_str().unwrap().to_owned())
+        self.client
+            .get_all_cookies()
+            .await
+            .expect("the cookies")
+            .into_iter()
+            .find(|c| c.name() == name)
+            .map(|c| c.value().to_owned())
     }
 
     async fn screenshot(&self, path: &std::path::Path) {
-        let png = self
-            .command(reqwest::Method::GET, "/screenshot", json!({}))
-            .await;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(png.as_str().unwrap())
-            .unwrap();
+        let png = self.client.screenshot().await.expect("a screenshot");
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, bytes).unwrap();
+        std::fs::write(path, png).unwrap();
     }
 
     async fn close(self) {
-        let _ = self.http.delete(&self.session).send().await;
+        let _ = self.client.close().await;
     }
 
     /// Waits for a navigation started by a click to land on a path.
     async fn wait_for_path(&self, base: &str, path: &str) {
+        let wanted = format!("{base}{path}");
         for _ in 0..50 {
-            if self.url().await.starts_with(&format!("{base}{path}")) {
+            if self.url().await.starts_with(&wanted) {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;

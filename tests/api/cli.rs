@@ -83,7 +83,7 @@ async fn users_are_created_listed_unlocked_revoked_and_deleted_from_the_command_
     let revoked = gatehouse(url, &["user", "revoke-sessions", "Carol"], None);
     assert!(revoked.status.success(), "{}", stderr(&revoked));
     // Another process revoked them: this instance learns of it by notification.
-    TestApp::until_refused(&app.client, &token).await;
+    app.until_refused(&token).await;
 
     assert!(
         gatehouse(url, &["user", "delete", "carol"], None)

@@ -75,6 +75,8 @@ pub struct TestApp {
     pub client: Client,
     pub database_url: String,
     pub security_log: std::path::PathBuf,
+    /// The test database, for arranging and inspecting rows; opened once per app.
+    pub pool: sqlx::PgPool,
 }
 
 /// An owned response: status, headers and body.
@@ -188,10 +190,12 @@ impl TestApp {
         let figment = test_figment(&database_url).merge(("security_log", &security_log));
         let rocket = gatehouse::build(configure(figment));
         let client = Client::tracked(rocket).await.expect("a valid rocket");
+        let pool = sqlx::PgPool::connect_lazy(&database_url).expect("a valid database URL");
         Self {
             client,
             database_url,
             security_log,
+            pool,
         }
     }
 
@@ -204,12 +208,19 @@ impl TestApp {
             .collect()
     }
 
-    /// A second instance on the same database, like another server process sharing the state.
-    pub async fn another_instance(&self) -> Client {
+    /// A second instance on the same database, like another server process sharing the state;
+    /// its client keeps its own cookies, like another browser.
+    pub async fn another_instance(&self) -> TestApp {
         let figment = test_figment(&self.database_url).merge(("security_log", &self.security_log));
-        Client::tracked(gatehouse::build(figment))
+        let client = Client::tracked(gatehouse::build(figment))
             .await
-            .expect("a valid rocket")
+            .expect("a valid rocket");
+        TestApp {
+            client,
+            database_url: self.database_url.clone(),
+            security_log: self.security_log.clone(),
+            pool: self.pool.clone(),
+        }
     }
 
     /// Signs in with JSON and returns the token response.
@@ -242,17 +253,12 @@ impl TestApp {
         TestResponse::from_local(request.dispatch().await).await
     }
 
-    /// Waits until `token` is refused by `client` (another instance learns of a revocation by
-    /// PostgreSQL notification); returns how long that took. Fails after two seconds.
-    pub async fn until_refused(client: &Client, token: &str) -> std::time::Duration {
+    /// Waits until `token` is refused by this instance (another instance learns of a revocation
+    /// by PostgreSQL notification); returns how long that took. Fails after two seconds.
+    pub async fn until_refused(&self, token: &str) -> std::time::Duration {
         let started = std::time::Instant::now();
         loop {
-            let status = client
-                .get("/protected")
-                .header(Header::new("Authorization", format!("Bearer {token}")))
-                .dispatch()
-                .await
-                .status();
+            let status = self.get_with_bearer("/protected", token).await.status;
             if status == Status::Unauthorized {
                 return started.elapsed();
             }
@@ -267,15 +273,9 @@ impl TestApp {
     /// The number of rows in a table of the test database.
     pub async fn count(&self, table: &str) -> i64 {
         sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
-            .fetch_one(&self.pool().await)
+            .fetch_one(&self.pool)
             .await
             .expect("count rows")
-    }
-
-    pub async fn pool(&self) -> sqlx::PgPool {
-        sqlx::PgPool::connect(&self.database_url)
-            .await
-            .expect("connect to the test database")
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> TestResponse {
@@ -359,6 +359,29 @@ impl TestApp {
             ],
         )
         .await
+    }
+
+    /// Signs in through the form (fetching it first for its CSRF token), with `next` when given.
+    pub async fn login_in_browser(&self, username: &str, password: &str) -> TestResponse {
+        self.login_in_browser_to(username, password, None).await
+    }
+
+    pub async fn login_in_browser_to(
+        &self,
+        username: &str,
+        password: &str,
+        next: Option<&str>,
+    ) -> TestResponse {
+        let token = self.page("/login").await.csrf_token();
+        let mut fields = vec![
+            ("csrf_token", token.as_str()),
+            ("username", username),
+            ("password", password),
+        ];
+        if let Some(next) = next {
+            fields.push(("next", next));
+        }
+        self.form("/login", &fields).await
     }
 
     pub async fn get_with_bearer(&self, path: &str, token: &str) -> TestResponse {

@@ -91,7 +91,7 @@ async fn accounts_made_by_the_flask_seed_sign_in_with_their_passwords() {
     sqlx::query("INSERT INTO users (username, password_hash) VALUES ($1, $2)")
         .bind("seeduser")
         .bind("$2b$12$t6Xa.EbwEmo10T/ZAmucR.nN52v1Mp5yb6WkJMnDtRrTpoZJH2Lem")
-        .execute(&app.pool().await)
+        .execute(&app.pool)
         .await
         .unwrap();
 
@@ -112,7 +112,7 @@ async fn each_login_opens_a_session_that_its_token_names() {
     let sid2 = app.claims(second["access_token"].as_str().unwrap()).sid;
     assert_ne!(sid1, sid2);
     let stored: Vec<uuid::Uuid> = sqlx::query_scalar("SELECT id FROM sessions ORDER BY created_at")
-        .fetch_all(&app.pool().await)
+        .fetch_all(&app.pool)
         .await
         .unwrap();
     assert_eq!(stored, [sid1, sid2]);
@@ -127,7 +127,7 @@ async fn refresh_tokens_are_stored_only_as_hashes() {
 
     let refresh = body["refresh_token"].as_str().unwrap();
     let stored: Vec<u8> = sqlx::query_scalar("SELECT hash FROM refresh_tokens")
-        .fetch_one(&app.pool().await)
+        .fetch_one(&app.pool)
         .await
         .unwrap();
     assert_eq!(stored, gatehouse::auth::token_digest(refresh));

@@ -119,7 +119,7 @@ async fn metrics_are_served_to_loopback_only_and_count_requests_and_sign_ins() {
     for needle in [
         r#"gatehouse_http_requests_total{route="/login",method="POST",status="200"} 1"#,
         r#"gatehouse_http_requests_total{route="/login",method="POST",status="401"} 1"#,
-        r#"gatehouse_http_request_duration_seconds_bucket{route="/login",le="+Inf"} 2"#,
+        r#"gatehouse_http_request_duration_seconds_bucket{le="+Inf",route="/login"} 2"#,
         r#"gatehouse_security_events_total{event="login",outcome="success"} 1"#,
         r#"gatehouse_security_events_total{event="login",outcome="wrong_password"} 1"#,
         "gatehouse_active_sessions 1",
@@ -155,4 +155,46 @@ async fn with_a_metrics_token_only_its_bearer_reads_the_metrics() {
         Status::NotFound
     );
     assert_eq!(get(Some(format!("Bearer {token}"))).await, Status::Ok);
+}
+
+/// A client that builds requests from the schema alone must not be refused as invalid: the
+/// document states the rules the server enforces, with the configured password length.
+#[tokio::test]
+async fn the_openapi_document_states_the_input_rules_the_server_enforces() {
+    let app = TestApp::spawn_with(|f| f.merge(("password_min_length", 20))).await;
+    let document = app.get("/openapi.json", &[]).await.json();
+    let schemas = &document["components"]["schemas"];
+    let registration = &schemas["Registration"];
+    assert_eq!(
+        registration["required"],
+        serde_json::json!(["username", "password"])
+    );
+    let username = &registration["properties"]["username"];
+    assert_eq!(username["minLength"], 3);
+    assert_eq!(username["maxLength"], 32);
+    let pattern = username["pattern"].as_str().unwrap();
+    let password = &registration["properties"]["password"];
+    assert_eq!(password["minLength"], 20);
+    assert_eq!(password["maxLength"], 72);
+    assert_eq!(
+        schemas["PasswordChange"]["properties"]["new_password"]["minLength"],
+        20
+    );
+
+    // The edges the schema states are the server's edges.
+    assert_eq!(pattern, "^[A-Za-z0-9][A-Za-z0-9._-]{2,31}$");
+    let exactly_min = "quiet lantern river";
+    assert_eq!(exactly_min.chars().count(), 19);
+    let too_short = app.register("edge-case", exactly_min).await;
+    too_short.assert_error(Status::UnprocessableEntity, "invalid_input");
+    let long_enough = format!("{exactly_min}s");
+    assert_eq!(
+        app.register("edge-case", &long_enough).await.status,
+        Status::Created
+    );
+    let at_max_bytes = "x".repeat(72);
+    assert_eq!(
+        app.register("max-bytes", &at_max_bytes).await.status,
+        Status::Created
+    );
 }

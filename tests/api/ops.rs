@@ -27,7 +27,7 @@ async fn readyz_answers_503_when_a_migration_is_missing() {
     sqlx::query(
         "DELETE FROM _sqlx_migrations WHERE version = (SELECT max(version) FROM _sqlx_migrations)",
     )
-    .execute(&app.pool().await)
+    .execute(&app.pool)
     .await
     .unwrap();
 

@@ -156,11 +156,11 @@ async fn the_token_of_a_deleted_user_gets_invalid_token() {
     // Deleted behind the server's back (an operator's SQL): the trigger records the revocation and
     // notifies every instance.
     sqlx::query("DELETE FROM users")
-        .execute(&app.pool().await)
+        .execute(&app.pool)
         .await
         .unwrap();
 
-    TestApp::until_refused(&app.client, &token).await;
+    app.until_refused(&token).await;
     let response = app.get_with_bearer("/protected", &token).await;
 
     response.assert_error(Status::Unauthorized, "invalid_token");

@@ -30,7 +30,7 @@ async fn the_password_is_stored_only_as_a_bcrypt_hash_of_exactly_what_was_typed(
     app.register("alice", password).await;
 
     let hash: String = sqlx::query_scalar("SELECT password_hash FROM users")
-        .fetch_one(&app.pool().await)
+        .fetch_one(&app.pool)
         .await
         .unwrap();
     assert!(hash.starts_with("$2b$10$"), "{hash}");

@@ -84,7 +84,7 @@ async fn unknown_expired_and_malformed_refresh_tokens_are_refused() {
     app.register("alice", GOOD_PASSWORD).await;
     let tokens = app.login_tokens("alice").await;
     sqlx::query("UPDATE sessions SET expires_at = now() - interval '1 second'")
-        .execute(&app.pool().await)
+        .execute(&app.pool)
         .await
         .unwrap();
 
@@ -127,18 +127,10 @@ async fn logout_through_one_instance_ends_the_token_on_another_within_millisecon
     let app = TestApp::spawn().await;
     let other = app.another_instance().await;
     let token = app.signed_in("alice").await;
-    let on_other = |token: String| {
-        let other = &other;
-        async move {
-            other
-                .get("/protected")
-                .header(Header::new("Authorization", format!("Bearer {token}")))
-                .dispatch()
-                .await
-                .status()
-        }
-    };
-    assert_eq!(on_other(token.clone()).await, Status::Ok);
+    assert_eq!(
+        other.get_with_bearer("/protected", &token).await.status,
+        Status::Ok
+    );
 
     app.bearer(Method::Post, "/logout", &token, None).await;
 
@@ -147,7 +139,7 @@ async fn logout_through_one_instance_ends_the_token_on_another_within_millisecon
         app.get_with_bearer("/protected", &token).await.status,
         Status::Unauthorized
     );
-    let took = TestApp::until_refused(&other, &token).await;
+    let took = other.until_refused(&token).await;
     assert!(took < std::time::Duration::from_millis(500), "{took:?}");
 }
 
@@ -368,7 +360,7 @@ async fn housekeeping_purges_sessions_that_ended_long_ago_and_keeps_live_ones() 
     let old = app
         .claims(&s(&app.login_tokens("alice").await, "access_token"))
         .sid;
-    let pool = app.pool().await;
+    let pool = app.pool.clone();
     sqlx::query("UPDATE sessions SET revoked_at = now() - interval '2 days' WHERE id = $1")
         .bind(old)
         .execute(&pool)
@@ -396,6 +388,7 @@ async fn a_browser_without_an_access_cookie_is_renewed_from_its_refresh_cookie()
     let browser = app.another_instance().await;
 
     let response = browser
+        .client
         .get("/dashboard")
         .header(Header::new("Accept", BROWSER_ACCEPT))
         .cookie(Cookie::new("gatehouse_rt", s(&tokens, "refresh_token")))
@@ -448,6 +441,7 @@ async fn an_expired_access_cookie_is_renewed_but_a_forged_one_is_not() {
 
     let fresh_browser = app.another_instance().await;
     let forged = fresh_browser
+        .client
         .get("/protected")
         .cookie(Cookie::new("gatehouse_at", "forged.token.value"))
         .cookie(Cookie::new("gatehouse_rt", refresh))
@@ -463,17 +457,9 @@ async fn the_dashboard_lists_sessions_and_its_buttons_work() {
     let elsewhere = s(&app.login_tokens("alice").await, "access_token");
     app.register_in_browser("bob", GOOD_PASSWORD).await;
     // Sign the browser in as alice instead.
-    let token = app.page("/login").await.csrf_token();
-    app.form(
-        "/login",
-        &[
-            ("csrf_token", &token),
-            ("username", "alice"),
-            ("password", GOOD_PASSWORD),
-        ],
-    )
-    .await
-    .assert_redirect("/dashboard");
+    app.login_in_browser("alice", GOOD_PASSWORD)
+        .await
+        .assert_redirect("/dashboard");
 
     let dashboard = app.page("/dashboard").await;
     assert!(dashboard.body.contains("this device"));

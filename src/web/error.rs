@@ -4,16 +4,17 @@
 //! its responder answers JSON to JSON clients and an HTML page to browsers. Internal errors are
 //! logged with their cause chain and never sent.
 
-use std::io::Cursor;
-
-use rocket::http::{ContentType, Header, Status};
+use askama::Template;
+use rocket::http::{Header, Status};
 use rocket::request::Request;
-use rocket::response::{self, Responder, Response};
+use rocket::response::content::RawHtml;
+use rocket::response::{self, Responder};
+use rocket::serde::json::Json;
 use serde::Serialize;
 
+use super::audience::Audience;
 use crate::auth::{AuthError, TokenRejection};
 use crate::domain::FieldErrors;
-use crate::web::audience::Audience;
 
 /// Seconds a client should wait after a 503 before trying again.
 const UNAVAILABLE_RETRY_AFTER: u64 = 5;
@@ -215,14 +216,40 @@ impl ApiError {
         }
     }
 
-    pub fn json_body(&self) -> String {
-        serde_json::to_string(&ErrorBody {
+    fn body(&self) -> ErrorBody<'_> {
+        ErrorBody {
             error: self.code(),
             message: self.message(),
             fields: self.fields(),
-        })
-        .expect("error bodies serialise")
+        }
     }
+
+    /// The error as a page in the site's layout.
+    fn page(&self) -> ErrorPage<'_> {
+        let status = self.status();
+        let reason = status.reason().unwrap_or("Error");
+        ErrorPage {
+            title: reason,
+            status: status.code,
+            reason,
+            message: self.message(),
+            retry_after: match self {
+                Self::TooManyRequests { retry_after } => Some(*retry_after),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// An error in the site's layout.
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    title: &'a str,
+    status: u16,
+    reason: &'a str,
+    message: &'a str,
+    retry_after: Option<u64>,
 }
 
 impl From<AuthError> for ApiError {
@@ -258,39 +285,18 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
-/// Keeps a guard's error for the catcher that renders its failure status: Rocket 0.5 catchers do
-/// not receive guard errors. The first error stashed in a request wins.
-pub fn stash(req: &Request<'_>, error: ApiError) {
-    req.local_cache(|| Stashed(std::sync::Mutex::new(None)))
-        .0
-        .lock()
-        .expect("stash lock")
-        .get_or_insert(error);
-}
-
-/// Takes the error a guard stashed, if any.
-pub fn take_stashed(req: &Request<'_>) -> Option<ApiError> {
-    req.local_cache(|| Stashed(std::sync::Mutex::new(None)))
-        .0
-        .lock()
-        .expect("stash lock")
-        .take()
-}
-
-struct Stashed(std::sync::Mutex<Option<ApiError>>);
-
 impl<'r> Responder<'r, 'static> for ApiError {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         self.log();
         let mut response = match Audience::of(req) {
-            Audience::Browser => crate::web::pages::error_page(&self, req)?,
-            Audience::Json => {
-                let body = self.json_body();
-                Response::build()
-                    .header(ContentType::JSON)
-                    .sized_body(body.len(), Cursor::new(body))
-                    .finalize()
+            Audience::Browser => {
+                let html = self.page().render().map_err(|e| {
+                    log::error!("template rendering failed: {e}");
+                    Status::InternalServerError
+                })?;
+                RawHtml(html).respond_to(req)?
             }
+            Audience::Json => Json(self.body()).respond_to(req)?,
         };
         response.set_status(self.status());
         for header in self.headers() {

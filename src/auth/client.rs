@@ -1,0 +1,34 @@
+//! Who is asking, as plain values: the web layer reads them off the request, the core records them
+//! on sessions and in the security log.
+
+use std::net::IpAddr;
+
+/// Where a request came from, for the security log.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub ip: Option<IpAddr>,
+    pub request_id: String,
+}
+
+impl Origin {
+    /// The origin of an operator's command: no address, a fixed id.
+    pub fn command_line() -> Self {
+        Self {
+            ip: None,
+            request_id: "cli".to_owned(),
+        }
+    }
+}
+
+/// The client of a sign-in or registration: recorded on the session it opens.
+#[derive(Debug, Clone)]
+pub struct ClientInfo {
+    pub user_agent: Option<String>,
+    pub origin: Origin,
+}
+
+impl ClientInfo {
+    pub fn ip(&self) -> Option<IpAddr> {
+        self.origin.ip
+    }
+}

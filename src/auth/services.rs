@@ -1,0 +1,113 @@
+//! The services of the core, built once from the settings and a pool. The server manages each
+//! as its own Rocket state; the command line uses the ones it needs. Nothing here is a service:
+//! `Core` only assembles and hands over.
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+
+use super::accounts::{Accounts, AccountsParts};
+use super::audit::SecurityLog;
+use super::csrf::CsrfKey;
+use super::guard::Authenticator;
+use super::housekeeping::{Housekeeping, Schedule};
+use super::password::{HashError, PasswordHasher};
+use super::revocations::Revocations;
+use super::sessions::{RefreshPolicy, Sessions};
+use super::throttle::Throttle;
+use super::token::TokenKeys;
+use crate::config::{Settings, ThrottleSettings};
+use crate::domain::PasswordPolicy;
+
+pub struct Core {
+    pub accounts: Accounts,
+    pub sessions: Sessions,
+    pub authenticator: Authenticator,
+    pub csrf_key: CsrfKey,
+    pub password_policy: PasswordPolicy,
+    /// For the metrics: hashes in flight.
+    pub hasher: Arc<PasswordHasher>,
+    /// For the metrics: events by kind and outcome.
+    pub log: Arc<SecurityLog>,
+    /// The revocation listener and the purges.
+    pub housekeeping: Housekeeping,
+}
+
+/// Why the core could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot start the password hasher: {0}")]
+    Hasher(#[from] HashError),
+    #[error("cannot open the security log: {0}")]
+    Log(#[from] std::io::Error),
+}
+
+impl Core {
+    pub async fn start(settings: &Settings, pool: PgPool) -> Result<Self, StartError> {
+        let log = Arc::new(SecurityLog::open(settings.security_log.as_deref())?);
+        let hasher = Arc::new(
+            PasswordHasher::start(
+                settings.password_hash_threads,
+                settings.password_hash_queue,
+                settings.bcrypt_cost,
+            )
+            .await?,
+        );
+        let keys = Arc::new(TokenKeys::new(settings));
+        let revocations = Arc::new(Revocations::new(settings.access_token_ttl));
+        let sessions = Sessions::new(
+            pool.clone(),
+            Arc::clone(&keys),
+            Arc::clone(&revocations),
+            Arc::clone(&log),
+            RefreshPolicy {
+                ttl: settings.refresh_token_ttl,
+                grace: settings.refresh_grace_period,
+            },
+        );
+        let throttle = Arc::new(Throttle::new(
+            pool.clone(),
+            settings.throttle.clone(),
+            Arc::clone(&log),
+        ));
+        let password_policy = PasswordPolicy {
+            min_length: settings.password_min_length,
+        };
+        let accounts = Accounts::new(AccountsParts {
+            pool: pool.clone(),
+            hasher: Arc::clone(&hasher),
+            throttle,
+            sessions: sessions.clone(),
+            revocations: Arc::clone(&revocations),
+            log: Arc::clone(&log),
+            policy: password_policy.clone(),
+        });
+        let authenticator = Authenticator::new(
+            pool.clone(),
+            keys,
+            Arc::clone(&revocations),
+            sessions.clone(),
+            Arc::clone(&log),
+        );
+        Ok(Self {
+            accounts,
+            sessions,
+            authenticator,
+            csrf_key: CsrfKey::derive(settings),
+            password_policy,
+            hasher,
+            log,
+            housekeeping: Housekeeping {
+                pool,
+                schedule: Schedule {
+                    purge_every: settings.session_purge_interval,
+                    counters_kept: settings
+                        .throttle
+                        .login_failure_window
+                        .max(ThrottleSettings::IP_WINDOW),
+                },
+                revocations,
+            },
+        })
+    }
+}

@@ -1,0 +1,102 @@
+//! CSRF tokens on the wire: the browser's cookie, the forms' hidden field and the scripts'
+//! header. The checks themselves are the core's (`auth/csrf.rs`).
+
+use rocket::http::{Cookie, CookieJar, Method, SameSite};
+use rocket::request::Request;
+
+use std::sync::Arc;
+
+use super::request;
+use crate::auth::audit::{Event, SecurityLog};
+use crate::auth::csrf::{self, CsrfKey, SiteEvidence};
+
+/// The form field that carries the token.
+pub const FORM_FIELD: &str = "csrf_token";
+/// The header that carries the token for scripts.
+pub const HEADER: &str = "X-CSRF-Token";
+
+/// The CSRF key and the cookie it is bound to; managed as Rocket state.
+pub struct CsrfTokens {
+    key: CsrfKey,
+    secure: bool,
+    log: Arc<SecurityLog>,
+}
+
+impl CsrfTokens {
+    pub fn new(key: CsrfKey, cookie_secure: bool, log: Arc<SecurityLog>) -> Self {
+        Self {
+            key,
+            secure: cookie_secure,
+            log,
+        }
+    }
+
+    fn cookie_name(&self) -> &'static str {
+        if self.secure {
+            "__Host-gatehouse_csrf"
+        } else {
+            "gatehouse_csrf"
+        }
+    }
+
+    /// The token for this browser's forms, setting the browser's CSRF cookie when it has none.
+    pub fn form_token(&self, jar: &CookieJar<'_>) -> String {
+        let value = match jar.get(self.cookie_name()) {
+            Some(cookie) if !cookie.value().is_empty() => cookie.value().to_owned(),
+            _ => {
+                let value = CsrfKey::new_browser_value();
+                jar.add(
+                    Cookie::build((self.cookie_name(), value.clone()))
+                        .http_only(true)
+                        .secure(self.secure)
+                        .same_site(SameSite::Lax)
+                        .path("/")
+                        .build(),
+                );
+                value
+            }
+        };
+        self.key.token_for(&value)
+    }
+
+    /// Checks a token submitted with the request (a form field, or the header) against this
+    /// browser's cookie, and the request's origin.
+    fn verify(&self, req: &Request<'_>, token: Option<&str>) -> Result<(), &'static str> {
+        let cookie = req.cookies().get(self.cookie_name());
+        self.key
+            .verify(site_evidence(req), cookie.map(|c| c.value()), token)
+    }
+
+    /// Checks a form's token; a refusal goes to the security log. Every form post carries one,
+    /// sign-in and registration included (login CSRF: OWASP CSRF Prevention Cheat Sheet).
+    pub fn verify_form(&self, req: &Request<'_>, token: Option<&str>) -> Result<(), &'static str> {
+        let checked = self.verify(req, token);
+        if let Err(why) = checked {
+            self.log
+                .record(&request::origin(req), Event::new("csrf_refused", why));
+        }
+        checked
+    }
+
+    /// The check for a cookie-authenticated unsafe request: safe methods need none; a form's
+    /// token travels in its body (checked by the body decoder), so only its origin is checked
+    /// here; scripts send the header.
+    pub fn verify_cookie_request(&self, req: &Request<'_>) -> Result<(), &'static str> {
+        if matches!(req.method(), Method::Get | Method::Head | Method::Options) {
+            return Ok(());
+        }
+        if req.content_type().is_some_and(|ct| ct.is_form()) {
+            return csrf::check_origin(site_evidence(req));
+        }
+        self.verify(req, req.headers().get_one(HEADER))
+    }
+}
+
+fn site_evidence<'r>(req: &'r Request<'_>) -> SiteEvidence<'r> {
+    let headers = req.headers();
+    SiteEvidence {
+        sec_fetch_site: headers.get_one("Sec-Fetch-Site"),
+        origin: headers.get_one("Origin"),
+        host: headers.get_one("Host"),
+    }
+}
