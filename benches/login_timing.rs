@@ -47,6 +47,7 @@ async fn main() {
     let figment = rocket::Config::figment()
         .merge(("databases.main.url", &url))
         .merge(("jwt_secret", "benchmark-secret-0123456789abcdefghijkl"))
+        .merge(("secret_key", "benchmark-master-secret-0123456789abcdef"))
         .merge(("log_level", "off"))
         .merge(("security_log", "/dev/null"))
         // Measure the sign-in path, not the throttles.

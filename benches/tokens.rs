@@ -15,7 +15,9 @@ use rocket::local::blocking::Client;
 use uuid::Uuid;
 
 fn keys() -> TokenKeys {
-    let figment = Figment::new().merge(("jwt_secret", "benchmark-secret-0123456789abcdefghijkl"));
+    let figment = Figment::new()
+        .merge(("jwt_secret", "benchmark-secret-0123456789abcdefghijkl"))
+        .merge(("secret_key", "benchmark-master-secret-0123456789abcdef"));
     TokenKeys::new(&Settings::from_figment(&figment).expect("settings").0)
 }
 

@@ -38,6 +38,8 @@ impl fmt::Debug for Secret {
 #[derive(Debug, Deserialize)]
 struct RawSettings {
     jwt_secret: Option<Secret>,
+    #[serde(default)]
+    secret_key: Option<Secret>,
     #[serde(default = "defaults::issuer")]
     jwt_issuer: String,
     #[serde(default = "defaults::audience")]
@@ -68,8 +70,14 @@ struct RawSettings {
     login_ip_limit: u32,
     #[serde(default = "defaults::register_ip_limit")]
     register_ip_limit: u32,
+    #[serde(default = "defaults::password_check_limit")]
+    password_check_limit: u32,
+    #[serde(default)]
+    password_hash_per_client: Option<usize>,
     #[serde(default)]
     security_log: Option<String>,
+    #[serde(default = "defaults::hsts_max_age")]
+    hsts_max_age: u64,
     #[serde(default)]
     metrics_enabled: bool,
     #[serde(default)]
@@ -121,12 +129,22 @@ mod defaults {
     pub fn register_ip_limit() -> u32 {
         10
     }
+    pub fn password_check_limit() -> u32 {
+        10
+    }
+    /// One year (OWASP HTTP Strict Transport Security Cheat Sheet).
+    pub fn hsts_max_age() -> u64 {
+        31_536_000
+    }
 }
 
 /// Checked application settings. Built once at ignition and managed by Rocket.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub jwt_secret: Secret,
+    /// The master secret (`secret_key`, at least 256 bits): every other purpose's key is derived
+    /// from it with HKDF ([`crate::auth::keys`]); never used as a key itself.
+    pub master_secret: Secret,
     pub jwt_issuer: String,
     pub jwt_audience: String,
     pub access_token_ttl: Duration,
@@ -143,6 +161,8 @@ pub struct Settings {
     pub throttle: ThrottleSettings,
     /// Where security events go: a file (JSON lines, appended), or standard error when unset.
     pub security_log: Option<String>,
+    /// `Strict-Transport-Security: max-age=…` on every response; 0 sends none.
+    pub hsts_max_age: u64,
     /// Whether `GET /metrics` is served.
     pub metrics_enabled: bool,
     /// When set, `/metrics` needs `Authorization: Bearer <it>`; otherwise only loopback gets it.
@@ -159,6 +179,12 @@ pub struct ThrottleSettings {
     pub login_ip_limit: u32,
     /// Registration attempts per client IP per minute.
     pub register_ip_limit: u32,
+    /// Password checks of signed-in users (password change, deletion) per account and per
+    /// client address per minute, right or wrong.
+    pub password_check_limit: u32,
+    /// Password hashes one client address may have queued or running on this instance at once:
+    /// more get `429` at once, so one client cannot fill the hashing queue for everyone.
+    pub password_hash_per_client: usize,
 }
 
 impl ThrottleSettings {
@@ -178,6 +204,13 @@ pub enum ConfigError {
     MissingSecret,
     #[error("jwt_secret is {0} bytes long: it must be at least {MIN_SECRET_BYTES} bytes")]
     ShortSecret(usize),
+    #[error(
+        "secret_key is not set: set ROCKET_SECRET_KEY (or secret_key in Rocket.toml) to at least \
+         {MIN_SECRET_BYTES} random bytes, e.g. `openssl rand -base64 32`"
+    )]
+    MissingSecretKey,
+    #[error("secret_key is {0} bytes long: it must be at least {MIN_SECRET_BYTES} bytes")]
+    ShortSecretKey(usize),
     #[error("bcrypt_cost is {0}: it must be between 10 and 31")]
     BcryptCost(u32),
     #[error(
@@ -200,9 +233,9 @@ fn random_secret() -> String {
 }
 
 impl Settings {
-    /// Extracts and checks the settings. Without a `jwt_secret`, a random one is generated only
-    /// when `allow_generated_secret` is set (the debug profile), and the caller is told so it can
-    /// say it loudly: tokens then die with the process.
+    /// Extracts and checks the settings. Without a `jwt_secret` or a `secret_key`, a random one
+    /// is generated only when `allow_generated_secret` is set (the debug profile), and the caller
+    /// is told so it can say it loudly: tokens and CSRF tokens then die with the process.
     pub fn from_figment(figment: &Figment) -> Result<(Self, bool), ConfigError> {
         let raw: RawSettings = figment
             .extract()
@@ -213,6 +246,12 @@ impl Settings {
             Some(secret) => return Err(ConfigError::ShortSecret(secret.expose().len())),
             None if raw.allow_generated_secret => (Secret::new(random_secret()), true),
             None => return Err(ConfigError::MissingSecret),
+        };
+        let (master_secret, generated) = match raw.secret_key {
+            Some(secret) if secret.expose().len() >= MIN_SECRET_BYTES => (secret, generated),
+            Some(secret) => return Err(ConfigError::ShortSecretKey(secret.expose().len())),
+            None if raw.allow_generated_secret => (Secret::new(random_secret()), true),
+            None => return Err(ConfigError::MissingSecretKey),
         };
         if !(10..=31).contains(&raw.bcrypt_cost) {
             return Err(ConfigError::BcryptCost(raw.bcrypt_cost));
@@ -248,6 +287,7 @@ impl Settings {
 
         let settings = Settings {
             jwt_secret,
+            master_secret,
             jwt_issuer: raw.jwt_issuer,
             jwt_audience: raw.jwt_audience,
             access_token_ttl: Duration::from_secs(raw.access_token_ttl),
@@ -264,8 +304,11 @@ impl Settings {
                 login_failure_window: Duration::from_secs(raw.login_failure_window),
                 login_ip_limit: raw.login_ip_limit,
                 register_ip_limit: raw.register_ip_limit,
+                password_check_limit: raw.password_check_limit,
+                password_hash_per_client: raw.password_hash_per_client.unwrap_or(threads).max(1),
             },
             security_log: raw.security_log.filter(|p| !p.is_empty()),
+            hsts_max_age: raw.hsts_max_age,
             metrics_enabled: raw.metrics_enabled,
             metrics_token: raw.metrics_token.filter(|t| !t.expose().is_empty()),
         };
@@ -278,10 +321,38 @@ mod tests {
     use super::*;
     use rocket::figment::providers::Serialized;
 
+    const MASTER: &str = "test-master-secret-0123456789abcdefghij";
+
+    /// A figment with a `secret_key`, so each test is about what it names.
     fn figment(pairs: &[(&str, serde_json::Value)]) -> Figment {
-        pairs.iter().fold(Figment::new(), |f, (k, v)| {
-            f.merge(Serialized::default(k, v.clone()))
-        })
+        let base = Figment::new().merge(Serialized::default("secret_key", MASTER));
+        pairs
+            .iter()
+            .fold(base, |f, (k, v)| f.merge(Serialized::default(k, v.clone())))
+    }
+
+    #[test]
+    fn the_release_settings_refuse_to_start_without_a_long_secret_key() {
+        let jwt = ("jwt_secret", serde_json::Value::from("x".repeat(32)));
+        let missing = Figment::new().merge(Serialized::default(jwt.0, jwt.1.clone()));
+        assert!(matches!(
+            Settings::from_figment(&missing).unwrap_err(),
+            ConfigError::MissingSecretKey
+        ));
+        let short = missing
+            .clone()
+            .merge(Serialized::default("secret_key", "y".repeat(31)));
+        assert!(matches!(
+            Settings::from_figment(&short).unwrap_err(),
+            ConfigError::ShortSecretKey(31)
+        ));
+        let (settings, generated) = Settings::from_figment(&figment(&[jwt])).unwrap();
+        assert!(!generated);
+        assert_eq!(settings.master_secret.expose(), MASTER);
+        assert_ne!(
+            settings.master_secret.expose(),
+            settings.jwt_secret.expose()
+        );
     }
 
     #[test]

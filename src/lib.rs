@@ -95,6 +95,7 @@ async fn ignite_core(rocket: Rocket<Build>) -> rocket::fairing::Result {
     };
     Ok(rocket
         .manage(SessionCookies::new(&settings))
+        .manage(web::headers::Hsts::new(settings.hsts_max_age))
         .manage(CsrfTokens::new(
             core.csrf_key,
             settings.cookie_secure,

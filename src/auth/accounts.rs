@@ -13,10 +13,11 @@ use super::audit::{Event, SecurityLog};
 use super::blocklist::CommonPasswords;
 use super::client::{ClientInfo, Origin};
 use super::error::AuthError;
+use super::password::HashError;
 use super::password::PasswordHasher;
 use super::revocations::Revocations;
 use super::sessions::{AuthUser, Sessions, SignIn, Verified};
-use super::throttle::{IpLimited, Throttle};
+use super::throttle::{Limited, Throttle};
 use crate::db;
 use crate::db::users::{StoredCredentials, User};
 use crate::domain::{
@@ -87,7 +88,7 @@ impl Accounts {
         client: &ClientInfo,
     ) -> Result<Registered, AuthError> {
         self.throttle
-            .take_ip_slot(client, IpLimited::Register)
+            .take_client_slot(&client.origin, Limited::Register)
             .await?;
         self.create(raw, &client.origin).await
     }
@@ -116,7 +117,10 @@ impl Accounts {
         {
             return Err(taken());
         }
-        let hash = self.hasher.hash(account.password).await?;
+        let hash = {
+            let _share = self.throttle.hashing_share(origin, "register")?;
+            self.hasher.hash(account.password).await?
+        };
         let user = match db::users::insert_user(&self.pool, &account.username, &hash).await {
             Ok(user) => user,
             Err(e) if db::unique_violation(&e) == Some(db::users::USERNAME_UNIQUE) => {
@@ -162,11 +166,14 @@ impl Accounts {
         raw: RawCredentials,
         client: &ClientInfo,
     ) -> Result<PasswordChecked, AuthError> {
-        self.throttle.take_ip_slot(client, IpLimited::Login).await?;
+        self.throttle
+            .take_client_slot(&client.origin, Limited::Login)
+            .await?;
         let name = Username::canonical_form(&raw.username);
         let credentials = Credentials::parse(raw)?;
+        let _share = self.throttle.hashing_share(&client.origin, "login")?;
         self.throttle
-            .check_username(&client.origin, "login", &name)
+            .reserve_attempt(&client.origin, "login", &name)
             .await?;
         let stored = match &credentials.username {
             Some(username) => db::users::find_credentials(&self.pool, username).await?,
@@ -176,14 +183,20 @@ impl Accounts {
             Some(s) => (Some((s.id, s.username)), Some(s.password_hash)),
             None => (None, None),
         };
-        let matched = self.hasher.verify(credentials.password, hash).await?;
+        let password = credentials.password;
+        let matched = self
+            .verify_reserved(&name, password.clone(), hash.clone())
+            .await?;
         match user {
             Some((id, username)) if matched => {
                 self.throttle.clear(&name).await?;
+                if let Some(hash) = hash.filter(|h| self.hasher.needs_rehash(h)) {
+                    self.upgrade_hash(id, hash, password);
+                }
                 Ok(PasswordChecked(Verified::new(id, username)))
             }
             user => {
-                self.throttle.record_failure(&name).await?;
+                // The reserved attempt stays: it is the recorded failure.
                 let outcome = if user.is_some() {
                     "wrong_password"
                 } else {
@@ -194,6 +207,45 @@ impl Accounts {
                 Err(AuthError::InvalidCredentials)
             }
         }
+    }
+
+    /// Checks a password whose attempt is reserved; when the hashing queue turns it away, the
+    /// reservation is taken back, so an overloaded server locks nobody out.
+    async fn verify_reserved(
+        &self,
+        name: &str,
+        password: Password,
+        hash: Option<String>,
+    ) -> Result<bool, AuthError> {
+        match self.hasher.verify(password, hash).await {
+            Ok(matched) => Ok(matched),
+            Err(e) => {
+                if matches!(e, HashError::Busy) {
+                    self.throttle.release_attempt(name).await?;
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Makes the hash again at the configured cost, off the sign-in's path: the sign-in does not
+    /// wait for a second bcrypt, and a busy queue only means it is tried at the next sign-in.
+    fn upgrade_hash(&self, user_id: uuid::Uuid, old_hash: String, password: Password) {
+        let (hasher, pool) = (Arc::clone(&self.hasher), self.pool.clone());
+        tokio::spawn(async move {
+            let upgraded = match hasher.hash(password).await {
+                Ok(new_hash) => {
+                    db::users::upgrade_password_hash(&pool, user_id, &old_hash, &new_hash).await
+                }
+                Err(e) => {
+                    log::info!("password hash upgrade deferred: {e}");
+                    return;
+                }
+            };
+            if let Err(e) = upgraded {
+                log::warn!("password hash upgrade failed: {e}");
+            }
+        });
     }
 
     /// The step after the password: no account has a second factor yet, so the session opens.
@@ -214,8 +266,9 @@ impl Accounts {
         Ok(SignInStep::SessionOpened(sign_in))
     }
 
-    /// Checks the password of a signed-in user. A wrong one counts as a failed sign-in for the
-    /// username throttle, which is checked first.
+    /// Checks the password of a signed-in user, limited per client and per account (right or
+    /// wrong: a flood of correct passwords would keep the hashing threads busy too). A wrong one
+    /// counts as a failed sign-in for the username throttle, reserved before the check.
     async fn check_password(
         &self,
         user: &AuthUser,
@@ -223,19 +276,26 @@ impl Accounts {
         action: &'static str,
         origin: &Origin,
     ) -> Result<StoredCredentials, AuthError> {
+        self.throttle
+            .take_client_slot(origin, Limited::PasswordCheck)
+            .await?;
+        self.throttle
+            .take_account_slot(origin, user.user_id, action)
+            .await?;
         let name = Username::canonical_form(&user.username);
-        self.throttle.check_username(origin, action, &name).await?;
-        let stored = db::users::find_credentials_by_id(&self.pool, user.user_id)
-            .await?
-            .ok_or(AuthError::WrongPassword)?;
+        let _share = self.throttle.hashing_share(origin, action)?;
+        self.throttle.reserve_attempt(origin, action, &name).await?;
+        let Some(stored) = db::users::find_credentials_by_id(&self.pool, user.user_id).await?
+        else {
+            return Err(AuthError::WrongPassword);
+        };
         if self
-            .hasher
-            .verify(password, Some(stored.password_hash.clone()))
+            .verify_reserved(&name, password, Some(stored.password_hash.clone()))
             .await?
         {
+            self.throttle.clear(&name).await?;
             Ok(stored)
         } else {
-            self.throttle.record_failure(&name).await?;
             self.log.record(
                 origin,
                 Event::new(action, "wrong_password").user(user.user_id),

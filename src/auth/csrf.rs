@@ -6,11 +6,11 @@
 //! an attacker can neither read the cookie nor compute the HMAC. The web layer carries the values
 //! between the request and these checks (`web/csrf.rs`).
 
-use aws_lc_rs::{hkdf, hmac};
+use aws_lc_rs::hmac;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::config::Settings;
+use super::keys::{MasterKey, Purpose};
 
 pub struct CsrfKey(hmac::Key);
 
@@ -23,15 +23,9 @@ pub struct SiteEvidence<'r> {
 }
 
 impl CsrfKey {
-    /// Derives the CSRF key from the JWT secret with HKDF-SHA256 (RFC 5869). HKDF uses the secret
-    /// only as input keying material, never as an HMAC key, so the JWT key serves one purpose.
-    pub fn derive(settings: &Settings) -> Self {
-        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, b"gatehouse key derivation v1")
-            .extract(settings.jwt_secret.expose().as_bytes());
-        let okm = prk
-            .expand(&[b"csrf"], hmac::HMAC_SHA256)
-            .expect("32 bytes is a valid HKDF-SHA256 output length");
-        Self(hmac::Key::from(okm))
+    /// The CSRF key, derived from the master secret for this purpose alone.
+    pub fn derive(master: &MasterKey) -> Self {
+        Self(master.hmac_key(Purpose::Csrf))
     }
 
     /// A fresh value for a browser's CSRF cookie.
@@ -93,11 +87,10 @@ pub fn check_origin(site: SiteEvidence<'_>) -> Result<(), &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rocket::figment::Figment;
+    use crate::config::Secret;
 
     fn key(secret: &str) -> CsrfKey {
-        let figment = Figment::new().merge(("jwt_secret", secret));
-        CsrfKey::derive(&Settings::from_figment(&figment).unwrap().0)
+        CsrfKey::derive(&MasterKey::new(&Secret::new(secret.to_owned())))
     }
 
     #[test]

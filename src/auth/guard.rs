@@ -10,6 +10,7 @@ use sqlx::PgPool;
 use super::audit::{Event, SecurityLog};
 use super::client::Origin;
 use super::error::AuthError;
+use super::owners::{Ownership, SessionOwners};
 use super::revocations::{Revocations, Verdict};
 use super::sessions::{AuthUser, Sessions, SignIn};
 use super::token::{TokenError, TokenKeys};
@@ -99,24 +100,30 @@ pub struct Authenticator {
     pool: PgPool,
     keys: Arc<TokenKeys>,
     revocations: Arc<Revocations>,
+    owners: Arc<SessionOwners>,
     sessions: Sessions,
     log: Arc<SecurityLog>,
 }
 
+/// What the authenticator works with, shared with the other services.
+pub struct AuthenticatorParts {
+    pub pool: PgPool,
+    pub keys: Arc<TokenKeys>,
+    pub revocations: Arc<Revocations>,
+    pub owners: Arc<SessionOwners>,
+    pub sessions: Sessions,
+    pub log: Arc<SecurityLog>,
+}
+
 impl Authenticator {
-    pub fn new(
-        pool: PgPool,
-        keys: Arc<TokenKeys>,
-        revocations: Arc<Revocations>,
-        sessions: Sessions,
-        log: Arc<SecurityLog>,
-    ) -> Self {
+    pub fn new(parts: AuthenticatorParts) -> Self {
         Self {
-            pool,
-            keys,
-            revocations,
-            sessions,
-            log,
+            pool: parts.pool,
+            keys: parts.keys,
+            revocations: parts.revocations,
+            owners: parts.owners,
+            sessions: parts.sessions,
+            log: parts.log,
         }
     }
 
@@ -166,18 +173,32 @@ impl Authenticator {
         };
         // The in-process revocation set answers without a database round trip while it is known
         // to be current; otherwise (starting, or its listener reconnecting) the database does.
+        // A token is good only for its own user's session: the owner is remembered, since it
+        // never changes, and asked of the database once per session otherwise.
         let username = match (
             self.revocations.check(claims.sid),
+            self.owners.check(claims.sid, claims.sub),
             &claims.preferred_username,
         ) {
-            (Verdict::Revoked, _) => return Err(TokenRejection::Invalid("session revoked").into()),
-            (Verdict::NotRevoked, Some(username)) => username.clone(),
-            _ => Box::pin(db::sessions::find_live_session_user(
-                &self.pool, claims.sid, claims.sub,
-            ))
-            .await
-            .map_err(lookup_failed)?
-            .ok_or(TokenRejection::Invalid("session revoked or user gone"))?,
+            (Verdict::Revoked, _, _) => {
+                return Err(TokenRejection::Invalid("session revoked").into());
+            }
+            (_, Ownership::Foreign, _) => {
+                return Err(TokenRejection::Invalid("session of another user").into());
+            }
+            (Verdict::NotRevoked, Ownership::Owns, Some(username)) => username.clone(),
+            _ => {
+                let username = Box::pin(db::sessions::find_live_session_user(
+                    &self.pool, claims.sid, claims.sub,
+                ))
+                .await
+                .map_err(lookup_failed)?
+                .ok_or(TokenRejection::Invalid(
+                    "session revoked, of another user, or user gone",
+                ))?;
+                self.owners.remember(claims.sid, claims.sub);
+                username
+            }
         };
         Ok(Authenticated::ByToken(AuthUser {
             user_id: claims.sub,

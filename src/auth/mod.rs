@@ -16,6 +16,8 @@ pub mod csrf;
 pub mod error;
 pub mod guard;
 pub mod housekeeping;
+pub mod keys;
+pub mod owners;
 pub mod password;
 pub mod revocations;
 pub mod services;

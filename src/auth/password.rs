@@ -122,6 +122,14 @@ impl PasswordHasher {
         rx.await.map_err(|_| HashError::Stopped)
     }
 
+    /// Whether a stored hash was made at another cost than the configured one, so it should be
+    /// made again at the next sign-in (CONTRACT.md section 3: old-cost accounts would otherwise
+    /// stay cheaper to attack, and sign in measurably faster than unknown names).
+    pub fn needs_rehash(&self, hash: &str) -> bool {
+        hash.parse::<bcrypt::HashParts>()
+            .is_ok_and(|parts| parts.get_cost() != self.cost)
+    }
+
     /// Password checks queued or running now.
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Relaxed)
@@ -164,6 +172,15 @@ mod tests {
 
     fn password(s: &str) -> Password {
         Password::parse(s.to_owned()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn only_hashes_of_another_cost_need_remaking() {
+        let hasher = PasswordHasher::start(1, 4, 5).await.unwrap();
+        let current = hasher.hash(password("correct horse")).await.unwrap();
+        assert!(!hasher.needs_rehash(&current));
+        assert!(hasher.needs_rehash(&bcrypt::hash("correct horse", 4).unwrap()));
+        assert!(!hasher.needs_rehash("not a bcrypt hash"));
     }
 
     #[tokio::test]

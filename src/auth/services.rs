@@ -9,11 +9,13 @@ use sqlx::PgPool;
 use super::accounts::{Accounts, AccountsParts};
 use super::audit::SecurityLog;
 use super::csrf::CsrfKey;
-use super::guard::Authenticator;
+use super::guard::{Authenticator, AuthenticatorParts};
 use super::housekeeping::{Housekeeping, Schedule};
+use super::keys::{MasterKey, Purpose};
+use super::owners::SessionOwners;
 use super::password::{HashError, PasswordHasher};
 use super::revocations::Revocations;
-use super::sessions::{RefreshPolicy, Sessions};
+use super::sessions::{RefreshPolicy, Sessions, SessionsParts};
 use super::throttle::Throttle;
 use super::token::TokenKeys;
 use crate::config::{Settings, ThrottleSettings};
@@ -54,17 +56,21 @@ impl Core {
             .await?,
         );
         let keys = Arc::new(TokenKeys::new(settings));
+        let master = MasterKey::new(&settings.master_secret);
         let revocations = Arc::new(Revocations::new(settings.access_token_ttl));
-        let sessions = Sessions::new(
-            pool.clone(),
-            Arc::clone(&keys),
-            Arc::clone(&revocations),
-            Arc::clone(&log),
-            RefreshPolicy {
+        let owners = Arc::new(SessionOwners::default());
+        let sessions = Sessions::new(SessionsParts {
+            pool: pool.clone(),
+            keys: Arc::clone(&keys),
+            revocations: Arc::clone(&revocations),
+            owners: Arc::clone(&owners),
+            log: Arc::clone(&log),
+            refresh: RefreshPolicy {
                 ttl: settings.refresh_token_ttl,
                 grace: settings.refresh_grace_period,
             },
-        );
+            successor_key: master.hmac_key(Purpose::RefreshSuccessor),
+        });
         let throttle = Arc::new(Throttle::new(
             pool.clone(),
             settings.throttle.clone(),
@@ -82,18 +88,19 @@ impl Core {
             log: Arc::clone(&log),
             policy: password_policy.clone(),
         });
-        let authenticator = Authenticator::new(
-            pool.clone(),
+        let authenticator = Authenticator::new(AuthenticatorParts {
+            pool: pool.clone(),
             keys,
-            Arc::clone(&revocations),
-            sessions.clone(),
-            Arc::clone(&log),
-        );
+            revocations: Arc::clone(&revocations),
+            owners,
+            sessions: sessions.clone(),
+            log: Arc::clone(&log),
+        });
         Ok(Self {
             accounts,
             sessions,
             authenticator,
-            csrf_key: CsrfKey::derive(settings),
+            csrf_key: CsrfKey::derive(&master),
             password_policy,
             hasher,
             log,

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::audit::{Event, SecurityLog};
 use super::client::{ClientInfo, Origin};
 use super::error::AuthError;
+use super::owners::SessionOwners;
 use super::revocations::Revocations;
 use super::token::TokenKeys;
 use super::{random_token, token_digest};
@@ -97,24 +98,34 @@ pub struct Sessions {
     pool: PgPool,
     keys: Arc<TokenKeys>,
     revocations: Arc<Revocations>,
+    owners: Arc<SessionOwners>,
     log: Arc<SecurityLog>,
     refresh: RefreshPolicy,
+    successors: Arc<aws_lc_rs::hmac::Key>,
+}
+
+/// What the sessions service works with, shared with the other services.
+pub struct SessionsParts {
+    pub pool: PgPool,
+    pub keys: Arc<TokenKeys>,
+    pub revocations: Arc<Revocations>,
+    pub owners: Arc<SessionOwners>,
+    pub log: Arc<SecurityLog>,
+    pub refresh: RefreshPolicy,
+    /// Derives each refresh token's successor.
+    pub successor_key: aws_lc_rs::hmac::Key,
 }
 
 impl Sessions {
-    pub fn new(
-        pool: PgPool,
-        keys: Arc<TokenKeys>,
-        revocations: Arc<Revocations>,
-        log: Arc<SecurityLog>,
-        refresh: RefreshPolicy,
-    ) -> Self {
+    pub fn new(parts: SessionsParts) -> Self {
         Self {
-            pool,
-            keys,
-            revocations,
-            log,
-            refresh,
+            pool: parts.pool,
+            keys: parts.keys,
+            revocations: parts.revocations,
+            owners: parts.owners,
+            log: parts.log,
+            refresh: parts.refresh,
+            successors: Arc::new(parts.successor_key),
         }
     }
 
@@ -146,6 +157,7 @@ impl Sessions {
         session_id: Uuid,
         refresh_token: String,
     ) -> SignIn {
+        self.owners.remember(session_id, user_id);
         let ttl = self.keys.ttl().as_secs();
         SignIn {
             access_token: self.keys.issue(user_id, session_id, &username),
@@ -159,14 +171,15 @@ impl Sessions {
     }
 
     /// Exchanges a refresh token for a new pair of the same session (rotation). A spent token
-    /// presented again after the grace window revokes the session: one of its holders is a thief.
+    /// presented again inside the grace window (parallel tabs) gets the same successor again;
+    /// after the window it revokes the session: one of its holders is a thief.
     pub async fn refresh(&self, refresh_token: &str, origin: &Origin) -> Result<SignIn, AuthError> {
         if refresh_token.is_empty() || refresh_token.len() > MAX_REFRESH_TOKEN_LEN {
             self.log
                 .record(origin, Event::new("refresh", "invalid_token"));
             return Err(AuthError::InvalidRefreshToken);
         }
-        let next = random_token(REFRESH_TOKEN_BYTES);
+        let next = self.successor_of(refresh_token);
         let rotation = db::sessions::rotate_refresh_token(
             &self.pool,
             &token_digest(refresh_token),
@@ -203,6 +216,15 @@ impl Sessions {
                 Err(AuthError::InvalidRefreshToken)
             }
         }
+    }
+
+    /// The refresh token that follows `token`: `HMAC(successor key, token)`, so every
+    /// presentation of one token inside the grace window gets the same successor, and the chain
+    /// never forks into one that reuse detection cannot see. Only the server can compute it.
+    fn successor_of(&self, token: &str) -> String {
+        use base64::Engine;
+        let tag = aws_lc_rs::hmac::sign(&self.successors, token.as_bytes());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag)
     }
 
     /// The user's live sessions.

@@ -1,30 +1,54 @@
-//! The throttles of CONTRACT.md section 3, kept in PostgreSQL so every instance shares them: failed
-//! sign-ins per username, attempts per client address. Each check runs before any password work,
-//! so a throttled attempt costs no bcrypt time and says nothing about the password.
+//! The throttles of CONTRACT.md section 3. The counted limits live in PostgreSQL, so every
+//! instance shares them, and each check *reserves* what it counts in the same step (under a
+//! per-key advisory lock): the limit is exact under any concurrency. Every check runs before any
+//! password work, so a throttled attempt costs no bcrypt time and says nothing about the
+//! password. Beside them, an in-process share of the hashing threads per client keeps one client
+//! from filling the hashing queue for everyone.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 
 use sqlx::PgPool;
+use uuid::Uuid;
 
 use super::audit::{Event, SecurityLog};
-use super::client::{ClientInfo, Origin};
+use super::client::Origin;
 use super::error::AuthError;
 use crate::config::ThrottleSettings;
 use crate::db;
 
-/// An action limited per client address, each with its own counter and limit.
+/// An action limited per client address (and, for password checks, per account), each with its
+/// own counter and limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IpLimited {
+pub enum Limited {
     Login,
     Register,
+    /// A signed-in user's password check: password change, account deletion.
+    PasswordCheck,
 }
 
-impl IpLimited {
+impl Limited {
     fn name(self) -> &'static str {
         match self {
             Self::Login => "login",
             Self::Register => "register",
+            Self::PasswordCheck => "password_check",
         }
+    }
+}
+
+/// The unit a client is counted by: its IPv4 address, or its IPv6 /64. One subscriber or host is
+/// routinely given a whole /64 (RFC 6177), so counting full IPv6 addresses would hand every
+/// client 2^64 budgets. IPv4-mapped IPv6 addresses count as the IPv4 address they carry.
+pub fn client_key(ip: Option<IpAddr>) -> String {
+    match ip.map(|ip| ip.to_canonical()) {
+        Some(IpAddr::V4(v4)) => v4.to_string(),
+        Some(IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        None => "unknown".to_owned(),
     }
 }
 
@@ -32,47 +56,86 @@ pub struct Throttle {
     pool: PgPool,
     limits: ThrottleSettings,
     log: Arc<SecurityLog>,
+    hashing: Arc<HashingShares>,
 }
 
 impl Throttle {
     pub fn new(pool: PgPool, limits: ThrottleSettings, log: Arc<SecurityLog>) -> Self {
-        Self { pool, limits, log }
+        let hashing = Arc::new(HashingShares {
+            per_client: limits.password_hash_per_client,
+            in_flight: Mutex::new(HashMap::new()),
+        });
+        Self {
+            pool,
+            limits,
+            log,
+            hashing,
+        }
     }
 
-    /// Counts an attempt against its per-address limit; refuses once the limit is reached.
-    pub async fn take_ip_slot(
+    /// Counts an attempt against its per-client limit; refuses once the limit is reached.
+    pub async fn take_client_slot(
         &self,
-        client: &ClientInfo,
-        action: IpLimited,
+        origin: &Origin,
+        action: Limited,
     ) -> Result<(), AuthError> {
         let limit = match action {
-            IpLimited::Login => self.limits.login_ip_limit,
-            IpLimited::Register => self.limits.register_ip_limit,
+            Limited::Login => self.limits.login_ip_limit,
+            Limited::Register => self.limits.register_ip_limit,
+            Limited::PasswordCheck => self.limits.password_check_limit,
         };
-        let bucket = match client.ip() {
-            Some(ip) => format!("{}:{ip}", action.name()),
-            None => format!("{}:unknown", action.name()),
-        };
-        match db::throttle::take_rate_slot(&self.pool, &bucket, limit, ThrottleSettings::IP_WINDOW)
+        let bucket = format!("{}:{}", action.name(), client_key(origin.ip));
+        self.take_slot(origin, &bucket, limit, action.name(), "ip_throttled")
+            .await
+    }
+
+    /// Counts a signed-in user's password check against the account's limit, right passwords
+    /// included: a flood of correct ones must not keep the hashing threads busy either.
+    pub async fn take_account_slot(
+        &self,
+        origin: &Origin,
+        user_id: Uuid,
+        action: &'static str,
+    ) -> Result<(), AuthError> {
+        let bucket = format!("password_check:user:{user_id}");
+        self.take_slot(
+            origin,
+            &bucket,
+            self.limits.password_check_limit,
+            action,
+            "account_throttled",
+        )
+        .await
+    }
+
+    async fn take_slot(
+        &self,
+        origin: &Origin,
+        bucket: &str,
+        limit: u32,
+        kind: &'static str,
+        outcome: &'static str,
+    ) -> Result<(), AuthError> {
+        match db::throttle::take_rate_slot(&self.pool, bucket, limit, ThrottleSettings::IP_WINDOW)
             .await?
         {
             None => Ok(()),
             Some(wait) => {
-                self.log
-                    .record(&client.origin, Event::new(action.name(), "ip_throttled"));
+                self.log.record(origin, Event::new(kind, outcome));
                 Err(AuthError::throttled(wait))
             }
         }
     }
 
-    /// Refuses a (canonical) username with too many recent failures.
-    pub async fn check_username(
+    /// Reserves a password check for a (canonical) username, counted as a failure until
+    /// [`Throttle::clear`] says it succeeded; refuses a name with too many recent failures.
+    pub async fn reserve_attempt(
         &self,
         origin: &Origin,
         action: &'static str,
         name: &str,
     ) -> Result<(), AuthError> {
-        match db::throttle::username_blocked_for(
+        match db::throttle::reserve_attempt(
             &self.pool,
             name,
             self.limits.login_failure_limit,
@@ -89,13 +152,101 @@ impl Throttle {
         }
     }
 
-    /// Counts a failed password check for a username.
-    pub async fn record_failure(&self, name: &str) -> Result<(), AuthError> {
-        Ok(db::throttle::record_failure(&self.pool, name).await?)
+    /// Takes back a reservation whose password was never checked.
+    pub async fn release_attempt(&self, name: &str) -> Result<(), AuthError> {
+        Ok(db::throttle::release_attempt(&self.pool, name).await?)
     }
 
-    /// Forgets a username's failures: after a successful sign-in, or by the operator.
+    /// Forgets a username's failures, the reserved attempt included: after a successful check,
+    /// or by the operator.
     pub async fn clear(&self, name: &str) -> Result<(), AuthError> {
         Ok(db::throttle::clear_failures(&self.pool, name).await?)
+    }
+
+    /// A share of the hashing threads for one client, held while its hash is queued or runs;
+    /// `429` when the client holds its whole share already.
+    pub fn hashing_share(
+        &self,
+        origin: &Origin,
+        kind: &'static str,
+    ) -> Result<HashingShare, AuthError> {
+        HashingShares::acquire(&self.hashing, client_key(origin.ip)).ok_or_else(|| {
+            self.log
+                .record(origin, Event::new(kind, "hashing_share_exhausted"));
+            AuthError::Throttled { retry_after: 1 }
+        })
+    }
+}
+
+/// Hashes queued or running per client, on this instance (CPU is per instance).
+struct HashingShares {
+    per_client: usize,
+    in_flight: Mutex<HashMap<String, usize>>,
+}
+
+impl HashingShares {
+    fn acquire(shares: &Arc<Self>, key: String) -> Option<HashingShare> {
+        let mut in_flight = shares.in_flight.lock().ok()?;
+        let count = in_flight.entry(key.clone()).or_default();
+        if *count >= shares.per_client {
+            return None;
+        }
+        *count += 1;
+        Some(HashingShare {
+            shares: Arc::clone(shares),
+            key,
+        })
+    }
+}
+
+/// One hash's claim on its client's share; released when dropped.
+pub struct HashingShare {
+    shares: Arc<HashingShares>,
+    key: String,
+}
+
+impl Drop for HashingShare {
+    fn drop(&mut self) {
+        if let Ok(mut in_flight) = self.shares.in_flight.lock()
+            && let Some(count) = in_flight.get_mut(&self.key)
+        {
+            *count -= 1;
+            if *count == 0 {
+                in_flight.remove(&self.key);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(ip: &str) -> String {
+        client_key(Some(ip.parse().unwrap()))
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_per_64_and_mapped_ipv4_as_ipv4() {
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), key("2001:db8:1:2:ffff:1:2:3"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("2001:db8:1:2::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_eq!(key("192.0.2.7"), "192.0.2.7");
+        assert_eq!(client_key(None), "unknown");
+    }
+
+    #[test]
+    fn a_client_holds_at_most_its_share_of_the_hashing_threads_and_gets_it_back() {
+        let shares = Arc::new(HashingShares {
+            per_client: 2,
+            in_flight: Mutex::new(HashMap::new()),
+        });
+        let a1 = HashingShares::acquire(&shares, "a".into()).unwrap();
+        let _a2 = HashingShares::acquire(&shares, "a".into()).unwrap();
+        assert!(HashingShares::acquire(&shares, "a".into()).is_none());
+        let _b = HashingShares::acquire(&shares, "b".into()).expect("another client is served");
+        drop(a1);
+        assert!(HashingShares::acquire(&shares, "a".into()).is_some());
     }
 }

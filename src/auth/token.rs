@@ -161,6 +161,9 @@ impl TokenKeys {
         if token.len() > MAX_TOKEN_LEN {
             return Err(TokenError::Invalid("too long"));
         }
+        if names_critical_extensions(token) {
+            return Err(TokenError::Invalid("crit header"));
+        }
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => TokenError::Expired,
@@ -182,6 +185,21 @@ impl TokenKeys {
         }
         Ok(data.claims)
     }
+}
+
+/// Whether the token's header carries `crit`. We understand no JWS extension, so a token that
+/// names one must be refused (RFC 7515 4.1.11); jsonwebtoken's `Header` drops the field, so the
+/// header is read here. A header that does not decode is left to jsonwebtoken to refuse.
+fn names_critical_extensions(token: &str) -> bool {
+    use base64::Engine;
+    let Some(header) = token.split('.').next() else {
+        return false;
+    };
+    let Ok(json) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header) else {
+        return false;
+    };
+    serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&json)
+        .is_ok_and(|fields| fields.contains_key("crit"))
 }
 
 /// Tokens that passed verification, by their exact text; bounded by [`VERIFIED_CAPACITY`].
@@ -222,7 +240,9 @@ mod tests {
     use rocket::figment::{Figment, providers::Serialized};
 
     fn keys_with(secret: &str) -> TokenKeys {
-        let figment = Figment::new().merge(Serialized::default("jwt_secret", secret));
+        let figment = Figment::new()
+            .merge(Serialized::default("jwt_secret", secret))
+            .merge(Serialized::default("allow_generated_secret", true));
         TokenKeys::new(&Settings::from_figment(&figment).unwrap().0)
     }
 
@@ -304,6 +324,31 @@ mod tests {
                 "{alg}"
             );
         }
+    }
+
+    #[test]
+    fn a_validly_signed_token_naming_critical_extensions_is_invalid() {
+        let keys = keys();
+        let mut header = Header::new(Algorithm::HS256);
+        header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
+        let mut with_crit = serde_json::to_value(&header).unwrap();
+        with_crit["crit"] = serde_json::json!(["exp"]);
+        let payload = serde_json::to_string(&claims(&keys)).unwrap();
+        let signing_input = format!("{}.{}", b64(&with_crit.to_string()), b64(&payload));
+        let key = aws_lc_rs::hmac::Key::new(
+            aws_lc_rs::hmac::HMAC_SHA256,
+            b"test-secret-that-is-at-least-32-bytes-long",
+        );
+        let signature =
+            URL_SAFE_NO_PAD.encode(aws_lc_rs::hmac::sign(&key, signing_input.as_bytes()));
+        let token = format!("{signing_input}.{signature}");
+        assert_eq!(keys.verify(&token), Err(TokenError::Invalid("crit header")));
+        // The same header without `crit` verifies: the signature is good, only `crit` is refused.
+        with_crit.as_object_mut().unwrap().remove("crit");
+        let signing_input = format!("{}.{}", b64(&with_crit.to_string()), b64(&payload));
+        let signature =
+            URL_SAFE_NO_PAD.encode(aws_lc_rs::hmac::sign(&key, signing_input.as_bytes()));
+        assert!(keys.verify(&format!("{signing_input}.{signature}")).is_ok());
     }
 
     #[test]

@@ -123,8 +123,10 @@ pub async fn rotate_refresh_token(
         .execute(&mut *tx)
         .await?;
     }
+    // A replay inside the grace window derives the same successor, which exists already: the
+    // chain never forks (CONTRACT.md section 3).
     sqlx::query!(
-        "INSERT INTO refresh_tokens (hash, session_id) VALUES ($1, $2)",
+        "INSERT INTO refresh_tokens (hash, session_id) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING",
         new_hash,
         found.session_id
     )
@@ -215,19 +217,15 @@ pub async fn recent_revocations(pool: &PgPool, within: Duration) -> Result<Vec<U
     .await
 }
 
-/// Deletes sessions that ended more than `keep` ago, and spent refresh tokens past any grace.
+/// Deletes sessions that ended more than `keep` ago (their refresh tokens go with them) and old
+/// revocation records. Spent refresh tokens of a live session are kept: a replay must be
+/// recognised as a reuse for the session's whole life, never become a plain unknown token.
 /// Returns the number of sessions deleted.
 pub async fn purge_ended(pool: &PgPool, keep: Duration) -> Result<u64, sqlx::Error> {
     let sessions = sqlx::query!(
         "DELETE FROM sessions
          WHERE expires_at < now() - make_interval(secs => $1)
             OR revoked_at < now() - make_interval(secs => $1)",
-        seconds(keep)
-    )
-    .execute(pool)
-    .await?;
-    sqlx::query!(
-        "DELETE FROM refresh_tokens WHERE spent_at < now() - make_interval(secs => $1)",
         seconds(keep)
     )
     .execute(pool)

@@ -8,14 +8,25 @@ fn seconds(d: Duration) -> f64 {
     d.as_secs_f64()
 }
 
-/// How long until fewer than `limit` failures for `username` remain in the sliding `window`, if
-/// `limit` or more are in it now.
-pub async fn username_blocked_for(
+/// Reserves an attempt for `username` unless `limit` failures are already in the sliding
+/// `window`; then returns how long until the oldest that counts leaves it. The reservation is a
+/// failure row, written before the password is checked and deleted (with the others) when the
+/// password matches: attempts in flight count, so concurrent attempts cannot overshoot the limit.
+/// A transaction-scoped advisory lock per username makes the check and the insert one step, on
+/// every instance.
+pub async fn reserve_attempt(
     pool: &PgPool,
     username: &str,
     limit: u32,
     window: Duration,
 ) -> Result<Option<Duration>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 11))",
+        username
+    )
+    .execute(&mut *tx)
+    .await?;
     // The `limit`-th most recent failure is the one whose leaving the window lifts the block.
     let remaining = sqlx::query_scalar!(
         r#"SELECT EXTRACT(EPOCH FROM failed_at + make_interval(secs => $3) - now())::float8 AS "secs!"
@@ -27,14 +38,28 @@ pub async fn username_blocked_for(
         i64::from(limit.saturating_sub(1)),
         seconds(window)
     )
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
-    Ok(remaining.map(|s| Duration::from_secs_f64(s.max(0.0))))
-}
-
-pub async fn record_failure(pool: &PgPool, username: &str) -> Result<(), sqlx::Error> {
+    if let Some(secs) = remaining {
+        tx.rollback().await?;
+        return Ok(Some(Duration::from_secs_f64(secs.max(0.0))));
+    }
     sqlx::query!(
         "INSERT INTO login_failures (username) VALUES ($1)",
+        username
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(None)
+}
+
+/// Takes back one reserved attempt of `username` whose check never happened (the hashing queue
+/// was full): being turned away must not count as a failed password.
+pub async fn release_attempt(pool: &PgPool, username: &str) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "DELETE FROM login_failures WHERE ctid IN
+            (SELECT ctid FROM login_failures WHERE username = $1 ORDER BY failed_at DESC LIMIT 1)",
         username
     )
     .execute(pool)

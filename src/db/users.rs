@@ -99,6 +99,25 @@ pub async fn change_password(
     Ok(revoked)
 }
 
+/// Replaces a hash made at an old cost with one at the configured cost, unless the password
+/// changed meanwhile; `true` when replaced.
+pub async fn upgrade_password_hash(
+    pool: &PgPool,
+    id: Uuid,
+    old_hash: &str,
+    new_hash: &str,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query!(
+        "UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2",
+        id,
+        old_hash,
+        new_hash
+    )
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
 /// Deletes a user; their sessions and refresh tokens go with them (ON DELETE CASCADE). Returns
 /// the ids of the sessions that were live.
 pub async fn delete_user(pool: &PgPool, id: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {

@@ -199,8 +199,12 @@ async fn logout_form(
     input: Result<Input, ApiError>,
 ) -> Result<Flash<Redirect>, ApiError> {
     input?;
-    if let Ok(user) = user {
-        sessions.sign_out(&user, &origin).await?;
+    match user {
+        Ok(user) => sessions.sign_out(&user, &origin).await?,
+        // The session could not be checked, so it could not be ended either: saying "signed
+        // out" would be a lie while it stays live.
+        Err(TokenRejection::Unavailable) => return Err(ApiError::Unavailable),
+        Err(_) => {}
     }
     cookies.remove(jar);
     Ok(Flash::success(

@@ -85,6 +85,7 @@ fn fail<'r>(error: ApiError) -> Outcome<'r, Input> {
 }
 
 const DUPLICATE: &str = "appears more than once";
+const CONTROL: &str = "must not contain control characters";
 
 /// Decodes a JSON object. Broken syntax is `400 malformed_body`; valid JSON that is not an
 /// object, or an object with a repeated key, is `422 invalid_input` (a repeated key would let two
@@ -110,15 +111,27 @@ struct Object {
 }
 
 impl Object {
+    /// The fields, unless a key repeats or a text value holds a control character. NOTE: a NUL
+    /// or other control character in any field is refused here, before any query sees it
+    /// (CONTRACT.md section 3; PostgreSQL refuses NUL in text and answered 500 for it).
     fn into_fields(self) -> Result<Fields, ApiError> {
-        if self.duplicates.is_empty() {
-            return Ok(self.fields.into_iter().collect());
-        }
         let mut errors = FieldErrors::default();
-        for key in self.duplicates {
-            errors.add_owned(field_label(&key), DUPLICATE);
+        for key in &self.duplicates {
+            errors.add_owned(field_label(key), DUPLICATE);
         }
-        Err(ApiError::InvalidInput(errors))
+        for (key, value) in &self.fields {
+            if key.chars().any(char::is_control) {
+                errors.add("body", CONTROL);
+            } else if matches!(value, FieldValue::Text(text) if text.chars().any(char::is_control))
+            {
+                errors.add_owned(field_label(key), CONTROL);
+            }
+        }
+        if errors.is_empty() {
+            Ok(self.fields.into_iter().collect())
+        } else {
+            Err(ApiError::InvalidInput(errors))
+        }
     }
 }
 
@@ -264,6 +277,27 @@ mod tests {
             parse_form(&[0x75, 0xff]),
             Err(ApiError::MalformedBody)
         ));
+    }
+
+    #[test]
+    fn control_characters_in_any_value_or_key_are_invalid_input() {
+        for body in [
+            r#"{"username":"ali\u0000ce","password":"pw"}"#,
+            r#"{"username":"alice","password":"p\tw"}"#,
+            r#"{"username":"alice","unknown":"\u001b[31m"}"#,
+            r#"{"user\u0000name":"alice"}"#,
+            r#"{"username":"alice","password":"pw\u0085"}"#,
+        ] {
+            assert!(
+                matches!(json(body), Err(ApiError::InvalidInput(_))),
+                "{body}"
+            );
+        }
+        assert!(matches!(
+            parse_form(b"username=ali%00ce&password=pw"),
+            Err(ApiError::InvalidInput(_))
+        ));
+        assert!(json(r#"{"username":"alice","password":"\u202e ✓ any printable"}"#).is_ok());
     }
 
     #[test]

@@ -45,9 +45,10 @@ pub enum ApiError {
     /// 404.
     #[error("not found")]
     NotFound,
-    /// 405: e.g. `TRACE`.
+    /// 405: the path does not serve this method; carries the methods it does serve (`Allow`,
+    /// RFC 9110 15.5.6).
     #[error("method not allowed")]
-    MethodNotAllowed,
+    MethodNotAllowed { allow: String },
     /// 409: registration of an existing username (compared case-insensitively).
     #[error("username taken")]
     UsernameTaken,
@@ -89,7 +90,7 @@ impl ApiError {
             | Self::InvalidToken(_) => Status::Unauthorized,
             Self::WrongPassword | Self::CsrfFailed(_) => Status::Forbidden,
             Self::NotFound => Status::NotFound,
-            Self::MethodNotAllowed => Status::MethodNotAllowed,
+            Self::MethodNotAllowed { .. } => Status::MethodNotAllowed,
             Self::UsernameTaken => Status::Conflict,
             Self::PayloadTooLarge => Status::PayloadTooLarge,
             Self::UnsupportedMediaType => Status::UnsupportedMediaType,
@@ -110,7 +111,7 @@ impl ApiError {
             Self::InvalidToken(_) => "invalid_token",
             Self::CsrfFailed(_) => "csrf_failed",
             Self::NotFound => "not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::UsernameTaken => "username_taken",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
@@ -134,7 +135,7 @@ impl ApiError {
                 "The request could not be verified as coming from this site; reload the page and try again."
             }
             Self::NotFound => "There is nothing here.",
-            Self::MethodNotAllowed => "This method is not allowed here.",
+            Self::MethodNotAllowed { .. } => "This method is not allowed here.",
             Self::UsernameTaken => "That username is already taken.",
             Self::PayloadTooLarge => "The request body is too large.",
             Self::UnsupportedMediaType => {
@@ -160,7 +161,9 @@ impl ApiError {
             400 => Self::MalformedBody,
             401 => Self::MissingToken,
             403 => Self::CsrfFailed("refused"),
-            405 => Self::MethodNotAllowed,
+            405 => Self::MethodNotAllowed {
+                allow: String::new(),
+            },
             413 => Self::PayloadTooLarge,
             415 => Self::UnsupportedMediaType,
             422 => Self::InvalidInput(FieldErrors::default()),
@@ -187,6 +190,7 @@ impl ApiError {
                 "WWW-Authenticate",
                 r#"Bearer realm="gatehouse", error="invalid_token""#,
             )),
+            Self::MethodNotAllowed { allow } => headers.push(Header::new("Allow", allow.clone())),
             Self::TooManyRequests { retry_after } => {
                 headers.push(Header::new("Retry-After", retry_after.to_string()))
             }

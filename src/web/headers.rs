@@ -24,6 +24,37 @@ pub fn shield() -> Shield {
     Shield::default().enable(Frame::Deny)
 }
 
+/// `Strict-Transport-Security` (RFC 6797), from `hsts_max_age`: off when zero. Browsers heed it
+/// only over HTTPS, so it is harmless on a plain-http loopback; managed as state.
+pub struct Hsts(Option<String>);
+
+impl Hsts {
+    pub fn new(max_age: u64) -> Self {
+        Self((max_age > 0).then(|| format!("max-age={max_age}")))
+    }
+}
+
+/// Rocket's flash cookie is set without `HttpOnly`; only the server reads it (OWASP Session
+/// Management Cheat Sheet: `HttpOnly` on every cookie script does not need).
+fn http_only_flash(res: &mut Response<'_>) {
+    let cookies: Vec<String> = res.headers().get("Set-Cookie").map(str::to_owned).collect();
+    if !cookies
+        .iter()
+        .any(|c| c.starts_with("_flash=") && !c.contains("HttpOnly"))
+    {
+        return;
+    }
+    res.remove_header("Set-Cookie");
+    for cookie in cookies {
+        let cookie = if cookie.starts_with("_flash=") && !cookie.contains("HttpOnly") {
+            format!("{cookie}; HttpOnly")
+        } else {
+            cookie
+        };
+        res.adjoin_header(Header::new("Set-Cookie", cookie));
+    }
+}
+
 pub struct SecurityHeaders;
 
 #[rocket::async_trait]
@@ -57,5 +88,9 @@ impl Fairing for SecurityHeaders {
             res.remove_header("Server");
         }
         res.set_header(Header::new("X-Request-Id", RequestId::of(req)));
+        if let Some(Hsts(Some(value))) = req.rocket().state::<Hsts>() {
+            res.set_header(Header::new("Strict-Transport-Security", value.clone()));
+        }
+        http_only_flash(res);
     }
 }

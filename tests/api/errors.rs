@@ -1,6 +1,6 @@
-use rocket::http::{ContentType, Status};
+use rocket::http::{ContentType, Method, Status};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, TestResponse};
 
 #[tokio::test]
 async fn syntactically_broken_json_gets_400_malformed_body() {
@@ -142,4 +142,40 @@ async fn pages_get_the_page_policy_and_json_the_api_policy() {
     for response in [page, json] {
         assert_eq!(response.header("X-Frame-Options"), Some("DENY"));
     }
+}
+
+/// CONTRACT.md section 3: a method a path does not serve gets `405` with `Allow`; an unknown
+/// path `404`; a served method whose resource is missing stays `404`.
+#[tokio::test]
+async fn a_method_the_path_does_not_serve_gets_405_with_allow() {
+    let app = TestApp::spawn().await;
+    for (method, path, allow) in [
+        (Method::Put, "/login", "GET, HEAD, POST"),
+        (Method::Delete, "/protected", "GET, HEAD"),
+        (
+            Method::Post,
+            "/sessions/00000000-0000-0000-0000-000000000000",
+            "DELETE",
+        ),
+        (Method::Patch, "/me", "DELETE, GET, HEAD"),
+        (Method::Post, "/healthz", "GET, HEAD"),
+    ] {
+        let response = TestResponse::from_local(
+            app.client
+                .req(method, path)
+                .header(ContentType::JSON)
+                .body("{}")
+                .dispatch()
+                .await,
+        )
+        .await;
+        response.assert_error(Status::MethodNotAllowed, "method_not_allowed");
+        assert_eq!(response.header("Allow"), Some(allow), "{method} {path}");
+    }
+    app.get("/no-such-path", &[])
+        .await
+        .assert_error(Status::NotFound, "not_found");
+    app.get("/static/no-such-file.css", &[])
+        .await
+        .assert_error(Status::NotFound, "not_found");
 }

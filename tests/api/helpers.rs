@@ -22,6 +22,8 @@ fn encode(s: &str) -> String {
 }
 
 pub const TEST_SECRET: &str = "integration-test-secret-0123456789abcdef";
+/// The master secret every test instance shares, as instances of one deployment do.
+pub const TEST_MASTER_SECRET: &str = "integration-test-master-secret-0123456789";
 /// A password that meets every rule.
 pub const GOOD_PASSWORD: &str = "correct horse battery staple";
 
@@ -65,6 +67,7 @@ pub fn test_figment(database_url: &str) -> Figment {
         .merge(("databases.main.max_connections", 8))
         .merge(("databases.main.min_connections", 0))
         .merge(("jwt_secret", TEST_SECRET))
+        .merge(("secret_key", TEST_MASTER_SECRET))
         // The lowest cost allowed: tests hash often. Cost 12 (the default) is covered by unit
         // tests of seed-made hashes.
         .merge(("bcrypt_cost", 10))
@@ -211,7 +214,16 @@ impl TestApp {
     /// A second instance on the same database, like another server process sharing the state;
     /// its client keeps its own cookies, like another browser.
     pub async fn another_instance(&self) -> TestApp {
-        let figment = test_figment(&self.database_url).merge(("security_log", &self.security_log));
+        self.another_instance_with(|f| f).await
+    }
+
+    /// Another instance on the same database, with its own settings.
+    pub async fn another_instance_with(
+        &self,
+        configure: impl FnOnce(Figment) -> Figment,
+    ) -> TestApp {
+        let figment =
+            configure(test_figment(&self.database_url).merge(("security_log", &self.security_log)));
         let client = Client::tracked(gatehouse::build(figment))
             .await
             .expect("a valid rocket");
@@ -424,6 +436,8 @@ impl TestApp {
 
 /// Token keys built exactly like the server's, with the test secret.
 pub fn test_keys() -> TokenKeys {
-    let figment = Figment::new().merge(("jwt_secret", TEST_SECRET));
+    let figment = Figment::new()
+        .merge(("jwt_secret", TEST_SECRET))
+        .merge(("secret_key", TEST_MASTER_SECRET));
     TokenKeys::new(&Settings::from_figment(&figment).unwrap().0)
 }

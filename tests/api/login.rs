@@ -133,3 +133,43 @@ async fn refresh_tokens_are_stored_only_as_hashes() {
     assert_eq!(stored, gatehouse::auth::token_digest(refresh));
     assert!(!String::from_utf8_lossy(&stored).contains(refresh));
 }
+
+/// CONTRACT.md section 3: a hash of another cost is made again at the configured cost on the
+/// next successful sign-in (and only then: a wrong password changes nothing).
+#[tokio::test]
+async fn raising_the_cost_re_hashes_each_password_at_its_next_sign_in() {
+    let app = TestApp::spawn().await;
+    app.register("alice", GOOD_PASSWORD).await;
+    let hash = || async {
+        sqlx::query_scalar::<_, String>("SELECT password_hash FROM users")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap()
+    };
+    let before = hash().await;
+    assert!(before.starts_with("$2b$10$"), "{before}");
+    let raised = app
+        .another_instance_with(|f| f.merge(("bcrypt_cost", 11)))
+        .await;
+
+    raised.login("alice", "not the password at all").await;
+    assert_eq!(hash().await, before, "a failed sign-in re-hashes nothing");
+    assert_eq!(
+        raised.login("alice", GOOD_PASSWORD).await.status,
+        Status::Ok
+    );
+
+    let started = std::time::Instant::now();
+    while !hash().await.starts_with("$2b$11$") {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "not re-hashed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        raised.login("alice", GOOD_PASSWORD).await.status,
+        Status::Ok
+    );
+    assert_eq!(app.login("alice", GOOD_PASSWORD).await.status, Status::Ok);
+}

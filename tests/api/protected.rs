@@ -180,3 +180,38 @@ async fn me_describes_the_signed_in_user() {
     assert!(body["created_at"].is_string());
     assert!(body.get("password_hash").is_none());
 }
+
+/// CONTRACT.md section 3: a token is accepted only when its `sub` owns its `sid` — on the fast
+/// path too, where the session is known to the instance and nothing asks the database.
+#[tokio::test]
+async fn a_validly_signed_token_whose_sub_does_not_own_its_sid_is_refused() {
+    let app = TestApp::spawn().await;
+    let other = app.another_instance().await;
+    let alice = app.signed_in("alice").await;
+    let bob = app.signed_in("bob").await;
+    // Both sessions are in use on both instances, so each instance knows their owners.
+    for instance in [&app, &other] {
+        for token in [&alice, &bob] {
+            assert_eq!(
+                instance.get_with_bearer("/protected", token).await.status,
+                Status::Ok
+            );
+        }
+    }
+    let mut crossed = app.claims(&alice);
+    crossed.sid = app.claims(&bob).sid;
+    let forged = test_keys().sign(&crossed);
+
+    for instance in [&app, &other] {
+        instance
+            .get_with_bearer("/protected", &forged)
+            .await
+            .assert_error(Status::Unauthorized, "invalid_token");
+    }
+    // And on an instance that has never seen either session (the database answers).
+    let fresh = app.another_instance().await;
+    fresh
+        .get_with_bearer("/protected", &forged)
+        .await
+        .assert_error(Status::Unauthorized, "invalid_token");
+}

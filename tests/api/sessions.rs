@@ -59,6 +59,83 @@ async fn parallel_refreshes_inside_the_grace_window_both_succeed() {
     }
 }
 
+/// CONTRACT.md section 3: inside the grace window a spent token gets the *same* successor again,
+/// never a second, independent chain that reuse detection would not see.
+#[tokio::test]
+async fn replays_inside_the_grace_window_get_the_same_successor_never_a_second_chain() {
+    let app = TestApp::spawn().await;
+    let other = app.another_instance().await;
+    app.register("alice", GOOD_PASSWORD).await;
+    let first = s(&app.login_tokens("alice").await, "refresh_token");
+
+    let replays = futures::future::join_all((0..10).map(|i| {
+        let instance = if i % 2 == 0 { &app } else { &other };
+        instance.refresh(&first)
+    }))
+    .await;
+
+    let successors: std::collections::BTreeSet<String> = replays
+        .iter()
+        .map(|r| {
+            assert_eq!(r.status, Status::Ok, "{}", r.body);
+            s(&r.json(), "refresh_token")
+        })
+        .collect();
+    assert_eq!(successors.len(), 1, "one chain: {successors:?}");
+    let access: std::collections::BTreeSet<String> = replays
+        .iter()
+        .map(|r| s(&r.json(), "access_token"))
+        .collect();
+    assert_eq!(access.len(), 10, "each answer carries a fresh access token");
+    assert_eq!(app.count("refresh_tokens").await, 2);
+
+    // A thief replaying after the window ends the one chain, the victim's included.
+    sqlx::query(
+        "UPDATE refresh_tokens SET spent_at = now() - interval '1 hour' WHERE spent_at IS NOT NULL",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    app.refresh(&first)
+        .await
+        .assert_error(Status::Unauthorized, "invalid_token");
+    let successor = successors.into_iter().next().unwrap();
+    app.refresh(&successor)
+        .await
+        .assert_error(Status::Unauthorized, "invalid_token");
+}
+
+/// Housekeeping never turns a reuse into a plain unknown token: spent tokens live as long as
+/// their session.
+#[tokio::test]
+async fn a_spent_refresh_token_is_recognised_after_housekeeping_for_the_sessions_life() {
+    let app = TestApp::spawn().await;
+    app.register("alice", GOOD_PASSWORD).await;
+    let stolen = s(&app.login_tokens("alice").await, "refresh_token");
+    let victim = app.refresh(&stolen).await.json();
+    sqlx::query("UPDATE refresh_tokens SET spent_at = now() - interval '40 days' WHERE spent_at IS NOT NULL")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
+    gatehouse::db::sessions::purge_ended(&app.pool, std::time::Duration::from_secs(86_400))
+        .await
+        .unwrap();
+    let replay = app.refresh(&stolen).await;
+
+    replay.assert_error(Status::Unauthorized, "invalid_token");
+    app.get_with_bearer("/protected", &s(&victim, "access_token"))
+        .await
+        .assert_error(Status::Unauthorized, "invalid_token");
+    let events = app.security_events();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["outcome"] == "reuse_detected_session_revoked"),
+        "{events:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_spent_refresh_token_reused_after_the_grace_window_revokes_the_session() {
     let app = TestApp::spawn_with(|f| f.merge(("refresh_grace_period", 0))).await;
