@@ -101,7 +101,12 @@ async fn ignite_core(rocket: Rocket<Build>) -> rocket::fairing::Result {
             settings.cookie_secure,
             Arc::clone(&core.log),
         ))
-        .manage(MetricsAccess::new(&settings, core.hasher, core.log))
+        .manage(MetricsAccess::new(
+            &settings,
+            core.hasher,
+            core.log,
+            core.revocations,
+        ))
         .manage(core.accounts)
         .manage(core.sessions)
         .manage(core.authenticator)

@@ -329,7 +329,7 @@ impl Accounts {
         let hash = self.hasher.hash(new).await?;
         let revoked =
             db::users::change_password(&self.pool, user.user_id, &hash, user.session_id).await?;
-        self.revocations.add(revoked);
+        self.revocations.propagate(revoked).await;
         self.log.record(
             origin,
             Event::new("password_change", "success_other_sessions_revoked").user(user.user_id),
@@ -349,7 +349,7 @@ impl Accounts {
         self.check_password(user, password, "account_deletion", origin)
             .await?;
         let revoked = db::users::delete_user(&self.pool, user.user_id).await?;
-        self.revocations.add(revoked);
+        self.revocations.propagate(revoked).await;
         self.log.record(
             origin,
             Event::new("account_deletion", "success").user(user.user_id),

@@ -96,6 +96,9 @@ impl From<TokenRejection> for Refusal {
     }
 }
 
+/// How long the guard waits for the database to check a session it cannot check in memory.
+const LOOKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub struct Authenticator {
     pool: PgPool,
     keys: Arc<TokenKeys>,
@@ -188,14 +191,19 @@ impl Authenticator {
             }
             (Verdict::NotRevoked, Ownership::Owns, Some(username)) => username.clone(),
             _ => {
-                let username = Box::pin(db::sessions::find_live_session_user(
-                    &self.pool, claims.sid, claims.sub,
-                ))
-                .await
-                .map_err(lookup_failed)?
-                .ok_or(TokenRejection::Invalid(
-                    "session revoked, of another user, or user gone",
-                ))?;
+                // Bounded: a database that stopped answering (a silent partition) must give a
+                // 503, not a request that hangs.
+                let lookup = tokio::time::timeout(
+                    LOOKUP_TIMEOUT,
+                    db::sessions::find_live_session_user(&self.pool, claims.sid, claims.sub),
+                );
+                let username = Box::pin(lookup)
+                    .await
+                    .map_err(|_| TokenRejection::Unavailable)?
+                    .map_err(lookup_failed)?
+                    .ok_or(TokenRejection::Invalid(
+                        "session revoked, of another user, or user gone",
+                    ))?;
                 self.owners.remember(claims.sid, claims.sub);
                 username
             }

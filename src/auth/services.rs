@@ -31,6 +31,8 @@ pub struct Core {
     pub hasher: Arc<PasswordHasher>,
     /// For the metrics: events by kind and outcome.
     pub log: Arc<SecurityLog>,
+    /// For the metrics: the instances a revocation waits for.
+    pub revocations: Arc<Revocations>,
     /// The revocation listener and the purges.
     pub housekeeping: Housekeeping,
 }
@@ -104,6 +106,7 @@ impl Core {
             password_policy,
             hasher,
             log,
+            revocations: Arc::clone(&revocations),
             housekeeping: Housekeeping {
                 pool,
                 schedule: Schedule {

@@ -208,7 +208,7 @@ impl Sessions {
                 Err(AuthError::InvalidRefreshToken)
             }
             Rotation::ReuseDetected { session_id } => {
-                self.revocations.add([session_id]);
+                self.revocations.propagate(vec![session_id]).await;
                 self.log.record(
                     origin,
                     Event::new("refresh", "reuse_detected_session_revoked").session(session_id),
@@ -242,7 +242,7 @@ impl Sessions {
     ) -> Result<bool, AuthError> {
         let revoked = db::sessions::revoke_session(&self.pool, session_id, user.user_id).await?;
         if revoked {
-            self.revocations.add([session_id]);
+            self.revocations.propagate(vec![session_id]).await;
             let kind = if session_id == user.session_id {
                 "logout"
             } else {
@@ -263,7 +263,7 @@ impl Sessions {
         let revoked =
             db::sessions::revoke_other_sessions(&self.pool, user.user_id, user.session_id).await?;
         let count = revoked.len() as u64;
-        self.revocations.add(revoked);
+        self.revocations.propagate(revoked).await;
         self.log.record(
             origin,
             Event::new("other_sessions_revoked", "success").user(user.user_id),

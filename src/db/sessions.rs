@@ -217,6 +217,15 @@ pub async fn recent_revocations(pool: &PgPool, within: Duration) -> Result<Vec<U
     .await
 }
 
+/// Sends a message on the revocation channel (heartbeats and acknowledgements; revocations
+/// themselves are sent by the trigger).
+pub async fn notify_revocations(pool: &PgPool, message: &str) -> Result<(), sqlx::Error> {
+    sqlx::query!("SELECT pg_notify('gatehouse_revocations', $1)", message)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 /// Deletes sessions that ended more than `keep` ago (their refresh tokens go with them) and old
 /// revocation records. Spent refresh tokens of a live session are kept: a replay must be
 /// recognised as a reuse for the session's whole life, never become a plain unknown token.

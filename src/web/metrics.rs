@@ -21,6 +21,7 @@ use super::guard::reject;
 use super::request::RequestId;
 use crate::auth::PasswordHasher;
 use crate::auth::audit::SecurityLog;
+use crate::auth::revocations::Revocations;
 use crate::config::Settings;
 use crate::db::{self, Db};
 
@@ -165,15 +166,22 @@ pub struct MetricsAccess {
     token: Option<crate::config::Secret>,
     hasher: Arc<PasswordHasher>,
     log: Arc<SecurityLog>,
+    revocations: Arc<Revocations>,
 }
 
 impl MetricsAccess {
-    pub fn new(settings: &Settings, hasher: Arc<PasswordHasher>, log: Arc<SecurityLog>) -> Self {
+    pub fn new(
+        settings: &Settings,
+        hasher: Arc<PasswordHasher>,
+        log: Arc<SecurityLog>,
+        revocations: Arc<Revocations>,
+    ) -> Self {
         Self {
             enabled: settings.metrics_enabled,
             token: settings.metrics_token.clone(),
             hasher,
             log,
+            revocations,
         }
     }
 }
@@ -275,6 +283,20 @@ async fn scrape_gauges(access: &MetricsAccess, db: &Db) -> Registry {
         "gatehouse_db_pool_connections",
         "Database connections by state",
         connections,
+    );
+    let peers = Gauge::<i64>::default();
+    peers.set(i64::try_from(access.revocations.live_peers()).unwrap_or(i64::MAX));
+    registry.register(
+        "gatehouse_revocation_peers",
+        "Other instances heard within the peer window: a revocation waits for their acknowledgement",
+        peers,
+    );
+    let trusted = Gauge::<i64>::default();
+    trusted.set(i64::from(access.revocations.is_current()));
+    registry.register(
+        "gatehouse_revocation_set_trusted",
+        "1 while the in-memory revocation set is loaded and its listener proved alive",
+        trusted,
     );
     match db::sessions::count_live(db).await {
         Ok(n) => {

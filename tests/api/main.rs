@@ -14,6 +14,7 @@ mod operability;
 mod ops;
 mod protected;
 mod register;
+mod revocation;
 mod server;
 mod sessions;
 mod shutdown;
