@@ -12,6 +12,7 @@ use sqlx::PgPool;
 use super::audit::{Event, SecurityLog};
 use super::blocklist::CommonPasswords;
 use super::client::{ClientInfo, Origin};
+use super::devices::{DeviceKeys, KnownDevice};
 use super::error::AuthError;
 use super::password::HashError;
 use super::password::PasswordHasher;
@@ -27,8 +28,8 @@ use crate::domain::{
 /// Where a sign-in stands after the caller's last step.
 #[derive(Debug)]
 pub enum SignInStep {
-    /// Signed in: a session and its tokens.
-    SessionOpened(SignIn),
+    /// Signed in: a session and its tokens, and a device token for a browser to keep.
+    SessionOpened { sign_in: SignIn, device: String },
 }
 
 /// The first state of a sign-in: the password matched, nothing is open yet.
@@ -50,6 +51,7 @@ pub struct Accounts {
     log: Arc<SecurityLog>,
     policy: PasswordPolicy,
     common_passwords: CommonPasswords,
+    devices: DeviceKeys,
 }
 
 /// What the accounts service works with, shared with the other services.
@@ -61,6 +63,7 @@ pub struct AccountsParts {
     pub revocations: Arc<Revocations>,
     pub log: Arc<SecurityLog>,
     pub policy: PasswordPolicy,
+    pub devices: DeviceKeys,
 }
 
 impl Accounts {
@@ -74,6 +77,7 @@ impl Accounts {
             log: parts.log,
             policy: parts.policy,
             common_passwords: CommonPasswords::load(),
+            devices: parts.devices,
         }
     }
 
@@ -172,8 +176,15 @@ impl Accounts {
         let name = Username::canonical_form(&raw.username);
         let credentials = Credentials::parse(raw)?;
         let _share = self.throttle.hashing_share(&client.origin, "login")?;
+        // A browser that signed in to this account before counts its failures on its own, so
+        // failures from elsewhere cannot lock its owner out (OWASP device cookies).
+        let throttle_key = client
+            .device
+            .as_deref()
+            .and_then(|token| self.devices.verify(token, &name))
+            .map_or_else(|| name.clone(), |device: KnownDevice| device.throttle_key());
         self.throttle
-            .reserve_attempt(&client.origin, "login", &name)
+            .reserve_attempt(&client.origin, "login", &throttle_key)
             .await?;
         let stored = match &credentials.username {
             Some(username) => db::users::find_credentials(&self.pool, username).await?,
@@ -185,11 +196,11 @@ impl Accounts {
         };
         let password = credentials.password;
         let matched = self
-            .verify_reserved(&name, password.clone(), hash.clone())
+            .verify_reserved(&throttle_key, password.clone(), hash.clone())
             .await?;
         match user {
             Some((id, username)) if matched => {
-                self.throttle.clear(&name).await?;
+                self.throttle.clear(&throttle_key).await?;
                 if let Some(hash) = hash.filter(|h| self.hasher.needs_rehash(h)) {
                     self.upgrade_hash(id, hash, password);
                 }
@@ -263,7 +274,10 @@ impl Accounts {
                 .username(&sign_in.username.to_ascii_lowercase())
                 .session(sign_in.session_id),
         );
-        Ok(SignInStep::SessionOpened(sign_in))
+        let device = self
+            .devices
+            .issue(&Username::canonical_form(&sign_in.username));
+        Ok(SignInStep::SessionOpened { sign_in, device })
     }
 
     /// Checks the password of a signed-in user, limited per client and per account (right or

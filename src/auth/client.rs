@@ -25,6 +25,8 @@ impl Origin {
 pub struct ClientInfo {
     pub user_agent: Option<String>,
     pub origin: Origin,
+    /// The browser's device cookie, when it has one (see `devices.rs`).
+    pub device: Option<String>,
 }
 
 impl ClientInfo {

@@ -16,6 +16,8 @@ pub enum Purpose {
     Csrf,
     /// The HMAC that derives a refresh token's successor from it.
     RefreshSuccessor,
+    /// The HMAC of device cookies.
+    DeviceCookie,
 }
 
 impl Purpose {
@@ -23,6 +25,7 @@ impl Purpose {
         match self {
             Self::Csrf => b"csrf",
             Self::RefreshSuccessor => b"refresh-successor",
+            Self::DeviceCookie => b"device-cookie",
         }
     }
 }

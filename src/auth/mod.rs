@@ -13,6 +13,7 @@ pub mod audit;
 pub mod blocklist;
 pub mod client;
 pub mod csrf;
+pub mod devices;
 pub mod error;
 pub mod guard;
 pub mod housekeeping;

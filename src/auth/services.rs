@@ -9,6 +9,7 @@ use sqlx::PgPool;
 use super::accounts::{Accounts, AccountsParts};
 use super::audit::SecurityLog;
 use super::csrf::CsrfKey;
+use super::devices::DeviceKeys;
 use super::guard::{Authenticator, AuthenticatorParts};
 use super::housekeeping::{Housekeeping, Schedule};
 use super::keys::{MasterKey, Purpose};
@@ -89,6 +90,7 @@ impl Core {
             revocations: Arc::clone(&revocations),
             log: Arc::clone(&log),
             policy: password_policy.clone(),
+            devices: DeviceKeys::derive(&master),
         });
         let authenticator = Authenticator::new(AuthenticatorParts {
             pool: pool.clone(),

@@ -128,8 +128,9 @@ impl Browser<'_, '_> {
     /// Where a browser goes once a sign-in has reached a step: signed in, to `target` with the
     /// session's cookies.
     fn signed_in(&self, step: SignInStep, target: &str) -> Reply {
-        let SignInStep::SessionOpened(sign_in) = step;
+        let SignInStep::SessionOpened { sign_in, device } = step;
         self.cookies.set(self.jar, &sign_in);
+        self.cookies.set_device(self.jar, device);
         Reply::see_other(target)
     }
 }
@@ -151,7 +152,7 @@ async fn login(
         Err(fields) => Err(AuthError::InvalidInput(fields)),
     };
     if input.kind == BodyKind::Json {
-        let SignInStep::SessionOpened(sign_in) = result?;
+        let SignInStep::SessionOpened { sign_in, .. } = result?;
         return Reply::json(Status::Ok, &TokenBody::from(sign_in));
     }
     let browser = Browser { cookies, csrf, jar };

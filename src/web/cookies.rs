@@ -51,6 +51,24 @@ impl SessionCookies {
         }
     }
 
+    /// The device cookie's name (see `auth/devices.rs`).
+    pub fn device_name(&self) -> &'static str {
+        if self.secure {
+            "__Host-gatehouse_device"
+        } else {
+            "gatehouse_device"
+        }
+    }
+
+    /// Keeps a device token in the browser for a year: it outlives sessions on purpose.
+    pub fn set_device(&self, jar: &CookieJar<'_>, token: String) {
+        jar.add(self.build(
+            self.device_name(),
+            token,
+            Duration::from_secs(365 * 24 * 60 * 60),
+        ));
+    }
+
     /// An auth cookie: `HttpOnly` (no script reads it), `SameSite=Lax`, `Path=/`, no `Domain`,
     /// `Secure` unless configured off for plain-http local use.
     pub fn build(&self, name: &'static str, value: String, max_age: Duration) -> Cookie<'static> {

@@ -45,11 +45,15 @@ fn bearer() -> Value {
     json!([{"bearerAuth": []}])
 }
 
+/// Every text field refuses control characters (CONTRACT.md section 3), Unicode's Cc category.
+const NO_CONTROL_CHARACTERS: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$";
+
 /// bcrypt's limit. JSON Schema counts characters, not bytes, so `maxLength` says 72 and the
 /// description and `x-maxUtf8Bytes` carry the byte rule: 72 characters of ASCII, fewer of others.
 fn password_schema(min_length: usize, description: &str) -> Value {
     json!({
         "type": "string", "minLength": min_length, "maxLength": MAX_PASSWORD_BYTES,
+        "pattern": NO_CONTROL_CHARACTERS,
         "x-maxUtf8Bytes": MAX_PASSWORD_BYTES,
         "description": format!("{description} At most {MAX_PASSWORD_BYTES} bytes of UTF-8 (bcrypt's limit), verified exactly as typed.")
     })
@@ -222,11 +226,11 @@ pub fn document(policy: &PasswordPolicy) -> Value {
                 "Credentials": {
                     "type": "object", "required": ["username", "password"],
                     "properties": {
-                        "username": {"type": "string", "minLength": 1, "description": "In any letter case. A name no account can have is answered like a wrong password."},
+                        "username": {"type": "string", "minLength": 1, "pattern": NO_CONTROL_CHARACTERS, "description": "In any letter case. A name no account can have is answered like a wrong password."},
                         "password": any_password.clone()
                     }
                 },
-                "RefreshRequest": {"type": "object", "required": ["refresh_token"], "properties": {"refresh_token": {"type": "string"}}},
+                "RefreshRequest": {"type": "object", "required": ["refresh_token"], "properties": {"refresh_token": {"type": "string", "pattern": NO_CONTROL_CHARACTERS}}},
                 "PasswordConfirmation": {"type": "object", "required": ["password"], "properties": {"password": any_password.clone()}},
                 "PasswordChange": {
                     "type": "object", "required": ["current_password", "new_password"],

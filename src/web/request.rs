@@ -6,6 +6,7 @@ use std::convert::Infallible;
 use rocket::request::{FromRequest, Outcome, Request};
 use uuid::Uuid;
 
+use super::cookies::SessionCookies;
 use crate::auth::{ClientInfo, Origin};
 
 /// The id of a request: a valid `X-Request-Id` from the client or the proxy, else a new one.
@@ -56,11 +57,17 @@ pub fn origin(req: &Request<'_>) -> Origin {
     }
 }
 
-/// What a sign-in records about the client: its origin and user agent.
+/// What a sign-in records about the client: its origin and user agent, and its device cookie.
 pub fn client_info(req: &Request<'_>) -> ClientInfo {
+    let device = req
+        .rocket()
+        .state::<SessionCookies>()
+        .and_then(|cookies| req.cookies().get(cookies.device_name()))
+        .map(|cookie| cookie.value().to_owned());
     ClientInfo {
         user_agent: req.headers().get_one("User-Agent").map(str::to_owned),
         origin: origin(req),
+        device,
     }
 }
 

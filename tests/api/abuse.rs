@@ -791,3 +791,68 @@ async fn ipv6_clients_share_one_budget_per_64() {
         "another /64 has its own budget"
     );
 }
+
+/// OWASP device cookies: five failures from elsewhere lock the username for untrusted clients,
+/// not for the browser its owner signed in with before; that browser's own failures count
+/// against it alone.
+#[tokio::test]
+async fn an_attacker_elsewhere_cannot_lock_the_owner_out_of_a_known_browser() {
+    let app = TestApp::spawn().await;
+    app.register("alice", GOOD_PASSWORD).await;
+    app.login_in_browser("alice", GOOD_PASSWORD)
+        .await
+        .assert_redirect("/dashboard");
+    let attacker = app.another_instance().await;
+    for _ in 0..5 {
+        attacker.login("alice", "guessing, guessing").await;
+    }
+    attacker
+        .login("alice", GOOD_PASSWORD)
+        .await
+        .assert_error(Status::TooManyRequests, "too_many_requests");
+
+    // The owner's browser still gets in.
+    app.login_in_browser("alice", GOOD_PASSWORD)
+        .await
+        .assert_redirect("/dashboard");
+
+    // A known browser that keeps failing is locked out itself.
+    for _ in 0..5 {
+        let failed = app.login_in_browser("alice", "guessing from here").await;
+        assert_eq!(failed.status, Status::Unauthorized);
+    }
+    assert_eq!(
+        app.login_in_browser("alice", GOOD_PASSWORD).await.status,
+        Status::TooManyRequests
+    );
+}
+
+#[tokio::test]
+async fn a_device_cookie_for_another_account_or_forged_counts_for_nothing() {
+    let app = TestApp::spawn().await;
+    app.register("alice", GOOD_PASSWORD).await;
+    app.register("mallory", GOOD_PASSWORD).await;
+    // Mallory's own browser has a device cookie, for mallory.
+    app.login_in_browser("mallory", GOOD_PASSWORD)
+        .await
+        .assert_redirect("/dashboard");
+    for _ in 0..5 {
+        app.login("alice", "guessing, guessing").await;
+    }
+
+    let with_mallorys_device = app.login_in_browser("alice", GOOD_PASSWORD).await;
+    assert_eq!(with_mallorys_device.status, Status::TooManyRequests);
+
+    let forged = app
+        .client
+        .post("/login")
+        .cookie(rocket::http::Cookie::new(
+            "gatehouse_device",
+            "nonce.forgedtag",
+        ))
+        .header(ContentType::JSON)
+        .body(json!({"username": "alice", "password": GOOD_PASSWORD}).to_string())
+        .dispatch()
+        .await;
+    assert_eq!(forged.status(), Status::TooManyRequests);
+}
