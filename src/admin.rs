@@ -119,6 +119,18 @@ pub async fn create_user(
     }
 }
 
+/// Removes every second factor and recovery code of a user, and ends their sessions.
+pub async fn reset_mfa(pool: &PgPool, settings: &Settings, name: &str) -> Result<u64, AdminError> {
+    let user = find(pool, name).await?;
+    let core = Core::start(settings, pool.clone())
+        .await
+        .map_err(|e| AdminError(e.to_string()))?;
+    core.accounts
+        .reset_second_factors(user.id)
+        .await
+        .map_err(|e| AdminError(format!("cannot reset the second factors: {e}")))
+}
+
 async fn find(pool: &PgPool, name: &str) -> Result<db::users::StoredCredentials, AdminError> {
     let username = Username::parse(name).map_err(|_| no_such_user(name))?;
     db::users::find_credentials(pool, &username)

@@ -78,6 +78,8 @@ struct RawSettings {
     security_log: Option<String>,
     #[serde(default = "defaults::hsts_max_age")]
     hsts_max_age: u64,
+    #[serde(default = "defaults::totp_issuer")]
+    totp_issuer: String,
     #[serde(default)]
     metrics_enabled: bool,
     #[serde(default)]
@@ -132,6 +134,9 @@ mod defaults {
     pub fn password_check_limit() -> u32 {
         10
     }
+    pub fn totp_issuer() -> String {
+        "Gatehouse".into()
+    }
     /// One year (OWASP HTTP Strict Transport Security Cheat Sheet).
     pub fn hsts_max_age() -> u64 {
         31_536_000
@@ -163,6 +168,8 @@ pub struct Settings {
     pub security_log: Option<String>,
     /// `Strict-Transport-Security: max-age=…` on every response; 0 sends none.
     pub hsts_max_age: u64,
+    /// The name authenticator apps show next to the account (no `:`).
+    pub totp_issuer: String,
     /// Whether `GET /metrics` is served.
     pub metrics_enabled: bool,
     /// When set, `/metrics` needs `Authorization: Bearer <it>`; otherwise only loopback gets it.
@@ -218,6 +225,8 @@ pub enum ConfigError {
          (NIST SP 800-63B-4)"
     )]
     PasswordMinLength(usize),
+    #[error("totp_issuer must be a name without ':' (authenticator apps show it)")]
+    TotpIssuer,
     #[error("metrics_token must be at least 16 characters")]
     ShortMetricsToken,
     #[error("{0} must be greater than zero")]
@@ -253,6 +262,9 @@ impl Settings {
             None if raw.allow_generated_secret => (Secret::new(random_secret()), true),
             None => return Err(ConfigError::MissingSecretKey),
         };
+        if raw.totp_issuer.is_empty() || raw.totp_issuer.contains(':') {
+            return Err(ConfigError::TotpIssuer);
+        }
         if !(10..=31).contains(&raw.bcrypt_cost) {
             return Err(ConfigError::BcryptCost(raw.bcrypt_cost));
         }
@@ -309,6 +321,7 @@ impl Settings {
             },
             security_log: raw.security_log.filter(|p| !p.is_empty()),
             hsts_max_age: raw.hsts_max_age,
+            totp_issuer: raw.totp_issuer,
             metrics_enabled: raw.metrics_enabled,
             metrics_token: raw.metrics_token.filter(|t| !t.expose().is_empty()),
         };

@@ -57,6 +57,7 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         }))
         .mount("/", web::accounts::routes())
         .mount("/", web::me::routes())
+        .mount("/", web::mfa::routes())
         .mount("/", web::pages::routes())
         .mount("/", web::sessions::routes())
         .mount("/", web::tokens::routes())

@@ -47,6 +47,9 @@ enum UserCommand {
     Unlock { username: String },
     /// End every session of a user.
     RevokeSessions { username: String },
+    /// Remove every second factor and recovery code of a user who lost them all, and end their
+    /// sessions.
+    ResetMfa { username: String },
 }
 
 #[rocket::main]
@@ -126,6 +129,15 @@ async fn user(
         UserCommand::Unlock { username } => {
             admin::unlock_user(&pool, &username).await?;
             Ok(format!("unlocked {username}"))
+        }
+        UserCommand::ResetMfa { username } => {
+            let (settings, _) =
+                Settings::from_figment(&figment.clone().merge(("allow_generated_secret", true)))
+                    .map_err(|e| AdminError(e.to_string()))?;
+            let count = admin::reset_mfa(&pool, &settings, &username).await?;
+            Ok(format!(
+                "removed every second factor of {username}; revoked {count} sessions"
+            ))
         }
         UserCommand::RevokeSessions { username } => {
             let count = admin::revoke_sessions(&pool, &username).await?;

@@ -45,6 +45,10 @@ async fn the_database_going_away_gets_503s_and_service_resumes_by_itself() {
         app.get_with_bearer("/protected", &token).await.status,
         Status::Ok
     );
+    app.login_in_browser("alice", helpers::GOOD_PASSWORD)
+        .await
+        .assert_redirect("/dashboard");
+    let csrf = app.page("/dashboard").await.csrf_token();
 
     let restart = Restart;
     pg_ctl("stop");
@@ -86,6 +90,12 @@ async fn the_database_going_away_gets_503s_and_service_resumes_by_itself() {
             .unwrap()
             .contains("temporarily unavailable")
     );
+
+    // Signing out cannot be done without the database: the browser is told so, not "signed out"
+    // while its session stays live, and it keeps its cookies.
+    let logout = app.form("/logout", &[("csrf_token", &csrf)]).await;
+    assert_eq!(logout.status, Status::ServiceUnavailable, "{}", logout.body);
+    assert!(logout.set_cookie("gatehouse_at").is_none());
 
     drop(restart);
 

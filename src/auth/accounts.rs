@@ -14,6 +14,7 @@ use super::blocklist::CommonPasswords;
 use super::client::{ClientInfo, Origin};
 use super::devices::{DeviceKeys, KnownDevice};
 use super::error::AuthError;
+use super::mfa::SecondFactors;
 use super::password::HashError;
 use super::password::PasswordHasher;
 use super::revocations::Revocations;
@@ -25,9 +26,18 @@ use crate::domain::{
     Credentials, FieldErrors, NewAccount, Password, PasswordPolicy, RawCredentials, Username,
 };
 
+pub mod second_factor;
+
 /// Where a sign-in stands after the caller's last step.
 #[derive(Debug)]
 pub enum SignInStep {
+    /// The password was right and a second factor is due: the sign-in waits under `mfa_token`
+    /// (single-use, `expires_in` seconds) for `POST /login/mfa`.
+    SecondFactorDue {
+        mfa_token: String,
+        methods: Vec<&'static str>,
+        expires_in: u64,
+    },
     /// Signed in: a session and its tokens, and a device token for a browser to keep.
     SessionOpened { sign_in: SignIn, device: String },
 }
@@ -52,6 +62,7 @@ pub struct Accounts {
     policy: PasswordPolicy,
     common_passwords: CommonPasswords,
     devices: DeviceKeys,
+    factors: Arc<SecondFactors>,
 }
 
 /// What the accounts service works with, shared with the other services.
@@ -64,6 +75,7 @@ pub struct AccountsParts {
     pub log: Arc<SecurityLog>,
     pub policy: PasswordPolicy,
     pub devices: DeviceKeys,
+    pub factors: Arc<SecondFactors>,
 }
 
 impl Accounts {
@@ -78,6 +90,7 @@ impl Accounts {
             policy: parts.policy,
             common_passwords: CommonPasswords::load(),
             devices: parts.devices,
+            factors: parts.factors,
         }
     }
 
@@ -148,18 +161,20 @@ impl Accounts {
         client: &ClientInfo,
     ) -> Result<SignInStep, AuthError> {
         let user = registered.user;
-        let checked = PasswordChecked(Verified::new(user.id, user.username));
-        self.advance(checked, client).await
+        let checked = PasswordChecked(Verified::new(user.id, user.username, &["pwd"]));
+        self.advance(checked, client, None).await
     }
 
-    /// Signs in with a username and password.
+    /// Signs in with a username and password; `next` is where a browser goes once signed in,
+    /// kept while a second factor is due.
     pub async fn sign_in(
         &self,
         raw: RawCredentials,
         client: &ClientInfo,
+        next: Option<&str>,
     ) -> Result<SignInStep, AuthError> {
         let checked = self.check_sign_in_password(raw, client).await?;
-        self.advance(checked, client).await
+        self.advance(checked, client, next).await
     }
 
     /// Checks a username and password. Unknown users and wrong passwords take the same bcrypt
@@ -204,7 +219,7 @@ impl Accounts {
                 if let Some(hash) = hash.filter(|h| self.hasher.needs_rehash(h)) {
                     self.upgrade_hash(id, hash, password);
                 }
-                Ok(PasswordChecked(Verified::new(id, username)))
+                Ok(PasswordChecked(Verified::new(id, username, &["pwd"])))
             }
             user => {
                 // The reserved attempt stays: it is the recorded failure.
@@ -259,13 +274,26 @@ impl Accounts {
         });
     }
 
-    /// The step after the password: no account has a second factor yet, so the session opens.
+    /// The step after the password: a second factor when the account has one, else the session.
     async fn advance(
         &self,
         checked: PasswordChecked,
         client: &ClientInfo,
+        next: Option<&str>,
     ) -> Result<SignInStep, AuthError> {
         let PasswordChecked(user) = checked;
+        if self.factors.has_second_factor(user.user_id()).await? {
+            return self.await_second_factor(user, client, next).await;
+        }
+        self.open_session(user, client).await
+    }
+
+    /// The last state: the user is proven, a session opens.
+    async fn open_session(
+        &self,
+        user: Verified,
+        client: &ClientInfo,
+    ) -> Result<SignInStep, AuthError> {
         let sign_in = self.sessions.open(user, client).await?;
         self.log.record(
             &client.origin,

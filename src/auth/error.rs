@@ -21,6 +21,9 @@ pub enum AuthError {
     /// An unknown, expired, spent or revoked refresh token.
     #[error("invalid refresh token")]
     InvalidRefreshToken,
+    /// An unknown, spent or expired `mfa_token` (a pending sign-in).
+    #[error("invalid mfa token")]
+    InvalidMfaToken,
     /// Too many attempts; retry after this many seconds.
     #[error("throttled")]
     Throttled { retry_after: u64 },

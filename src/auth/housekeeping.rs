@@ -64,6 +64,9 @@ async fn purge(pool: &PgPool, schedule: Schedule) {
         Ok(n) => log::info!("housekeeping: purged {n} ended sessions"),
         Err(e) => log::warn!("housekeeping: session purge failed: {e}"),
     }
+    if let Err(e) = db::mfa::purge_challenges(pool, KEEP_ENDED).await {
+        log::warn!("housekeeping: pending sign-in purge failed: {e}");
+    }
     if let Err(e) = db::throttle::purge(pool, schedule.counters_kept).await {
         log::warn!("housekeeping: throttle purge failed: {e}");
     }

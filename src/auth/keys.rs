@@ -2,7 +2,7 @@
 //! HKDF-SHA256 (RFC 5869) and a label naming its purpose, so no key serves two purposes and none
 //! is the master secret itself (OWASP ASVS 11.1; CONTRACT.md section 3, "Secrets").
 
-use aws_lc_rs::{hkdf, hmac};
+use aws_lc_rs::{aead, hkdf, hmac};
 
 use crate::config::Secret;
 
@@ -18,6 +18,10 @@ pub enum Purpose {
     RefreshSuccessor,
     /// The HMAC of device cookies.
     DeviceCookie,
+    /// AES-256-GCM sealing of TOTP secrets at rest.
+    TotpSecrets,
+    /// The HMAC that stores recovery codes.
+    RecoveryCodes,
 }
 
 impl Purpose {
@@ -26,6 +30,8 @@ impl Purpose {
             Self::Csrf => b"csrf",
             Self::RefreshSuccessor => b"refresh-successor",
             Self::DeviceCookie => b"device-cookie",
+            Self::TotpSecrets => b"totp-secrets",
+            Self::RecoveryCodes => b"recovery-codes",
         }
     }
 }
@@ -45,6 +51,18 @@ impl MasterKey {
             .expand(&info, hmac::HMAC_SHA256)
             .expect("32 bytes is a valid HKDF-SHA256 output length");
         hmac::Key::from(okm)
+    }
+}
+
+impl MasterKey {
+    /// The AES-256-GCM key of one purpose.
+    pub fn aead_key(&self, purpose: Purpose) -> aead::LessSafeKey {
+        let info = [purpose.label()];
+        let okm = self
+            .0
+            .expand(&info, &aead::AES_256_GCM)
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        aead::LessSafeKey::new(aead::UnboundKey::from(okm))
     }
 }
 

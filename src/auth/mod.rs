@@ -18,6 +18,7 @@ pub mod error;
 pub mod guard;
 pub mod housekeeping;
 pub mod keys;
+pub mod mfa;
 pub mod owners;
 pub mod password;
 pub mod revocations;

@@ -13,6 +13,7 @@ use super::devices::DeviceKeys;
 use super::guard::{Authenticator, AuthenticatorParts};
 use super::housekeeping::{Housekeeping, Schedule};
 use super::keys::{MasterKey, Purpose};
+use super::mfa::{SecondFactors, SecondFactorsParts};
 use super::owners::SessionOwners;
 use super::password::{HashError, PasswordHasher};
 use super::revocations::Revocations;
@@ -91,6 +92,12 @@ impl Core {
             log: Arc::clone(&log),
             policy: password_policy.clone(),
             devices: DeviceKeys::derive(&master),
+            factors: Arc::new(SecondFactors::new(SecondFactorsParts {
+                pool: pool.clone(),
+                sealing: master.aead_key(Purpose::TotpSecrets),
+                recovery: master.hmac_key(Purpose::RecoveryCodes),
+                issuer: settings.totp_issuer.clone(),
+            })),
         });
         let authenticator = Authenticator::new(AuthenticatorParts {
             pool: pool.clone(),

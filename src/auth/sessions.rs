@@ -46,11 +46,17 @@ pub struct AuthUser {
 pub struct Verified {
     user_id: Uuid,
     username: String,
+    /// How they proved it (RFC 8176 method values), carried by the session's tokens.
+    amr: Vec<String>,
 }
 
 impl Verified {
-    pub(super) fn new(user_id: Uuid, username: String) -> Self {
-        Self { user_id, username }
+    pub(super) fn new(user_id: Uuid, username: String, amr: &[&str]) -> Self {
+        Self {
+            user_id,
+            username,
+            amr: amr.iter().map(|m| (*m).to_owned()).collect(),
+        }
     }
 
     pub fn user_id(&self) -> Uuid {
@@ -144,10 +150,17 @@ impl Sessions {
                 ttl: self.refresh.ttl,
                 user_agent: user_agent.as_deref(),
                 ip: client.ip(),
+                amr: &user.amr,
             },
         )
         .await?;
-        Ok(self.tokens_for(user.user_id, user.username, session_id, refresh_token))
+        Ok(self.tokens_for(
+            user.user_id,
+            user.username,
+            session_id,
+            refresh_token,
+            &user.amr,
+        ))
     }
 
     fn tokens_for(
@@ -156,11 +169,12 @@ impl Sessions {
         username: String,
         session_id: Uuid,
         refresh_token: String,
+        amr: &[String],
     ) -> SignIn {
         self.owners.remember(session_id, user_id);
         let ttl = self.keys.ttl().as_secs();
         SignIn {
-            access_token: self.keys.issue(user_id, session_id, &username),
+            access_token: self.keys.issue_with(user_id, session_id, &username, amr),
             user_id,
             username,
             session_id,
@@ -193,6 +207,7 @@ impl Sessions {
                 session_id,
                 user_id,
                 username,
+                amr,
             } => {
                 self.log.record(
                     origin,
@@ -200,7 +215,7 @@ impl Sessions {
                         .user(user_id)
                         .session(session_id),
                 );
-                Ok(self.tokens_for(user_id, username, session_id, next))
+                Ok(self.tokens_for(user_id, username, session_id, next, &amr))
             }
             Rotation::Refused => {
                 self.log

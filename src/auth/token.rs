@@ -43,6 +43,9 @@ pub struct Claims {
     /// (OpenID Connect's claim name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preferred_username: Option<String>,
+    /// How the user proved who they are (RFC 8176: `pwd`, `otp`, `mfa` …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
 }
 
 /// Why a token was refused. Only the split between "expired" and everything else is told to the
@@ -103,8 +106,20 @@ impl TokenKeys {
         self.ttl
     }
 
-    /// Issues an access token for a session, valid from now for [`TokenKeys::ttl`].
+    /// Issues an access token for a session signed in with a password alone, valid from now for
+    /// [`TokenKeys::ttl`].
     pub fn issue(&self, user_id: Uuid, session_id: Uuid, username: &str) -> String {
+        self.issue_with(user_id, session_id, username, &["pwd".to_owned()])
+    }
+
+    /// Issues an access token for a session, saying how its user proved who they are.
+    pub fn issue_with(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        username: &str,
+        amr: &[String],
+    ) -> String {
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let claims = Claims {
             sub: user_id,
@@ -116,6 +131,7 @@ impl TokenKeys {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             preferred_username: Some(username.to_owned()),
+            amr: amr.to_vec(),
         };
         self.sign(&claims)
     }

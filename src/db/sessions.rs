@@ -13,6 +13,8 @@ pub struct NewSession<'a> {
     pub ttl: Duration,
     pub user_agent: Option<&'a str>,
     pub ip: Option<IpAddr>,
+    /// How the user proved who they are (RFC 8176 values).
+    pub amr: &'a [String],
 }
 
 fn seconds(d: Duration) -> f64 {
@@ -24,8 +26,8 @@ pub async fn insert_session(pool: &PgPool, session: NewSession<'_>) -> Result<Uu
     let ip = session.ip.map(|ip| ip.to_string());
     sqlx::query_scalar!(
         r#"WITH s AS (
-             INSERT INTO sessions (user_id, expires_at, user_agent, ip)
-             VALUES ($1, now() + make_interval(secs => $2), $3, $4::text::inet)
+             INSERT INTO sessions (user_id, expires_at, user_agent, ip, amr)
+             VALUES ($1, now() + make_interval(secs => $2), $3, $4::text::inet, $6)
              RETURNING id
            )
            INSERT INTO refresh_tokens (hash, session_id) SELECT $5, id FROM s
@@ -34,7 +36,8 @@ pub async fn insert_session(pool: &PgPool, session: NewSession<'_>) -> Result<Uu
         seconds(session.ttl),
         session.user_agent,
         ip,
-        session.refresh_hash
+        session.refresh_hash,
+        session.amr
     )
     .fetch_one(pool)
     .await
@@ -64,6 +67,7 @@ pub enum Rotation {
         session_id: Uuid,
         user_id: Uuid,
         username: String,
+        amr: Vec<String>,
     },
     /// Unknown token, or its session is revoked or expired.
     Refused,
@@ -83,7 +87,7 @@ pub async fn rotate_refresh_token(
 ) -> Result<Rotation, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let found = sqlx::query!(
-        r#"SELECT rt.session_id, s.user_id, u.username,
+        r#"SELECT rt.session_id, s.user_id, u.username, s.amr,
                   s.revoked_at IS NULL AND s.expires_at > now() AS "live!",
                   rt.spent_at IS NULL AS "unspent!",
                   rt.spent_at > now() - make_interval(secs => $2) AS "in_grace?"
@@ -145,6 +149,7 @@ pub async fn rotate_refresh_token(
         session_id: found.session_id,
         user_id: found.user_id,
         username: found.username,
+        amr: found.amr,
     })
 }
 

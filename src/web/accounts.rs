@@ -12,6 +12,7 @@ use super::body::{BodyKind, Input};
 use super::cookies::SessionCookies;
 use super::csrf::CsrfTokens;
 use super::error::ApiError;
+use super::mfa::{MfaRequiredBody, remember_pending};
 use super::pages::{LoginPage, RegisterPage, split_errors};
 use super::reply::Reply;
 use crate::auth::{
@@ -128,10 +129,18 @@ impl Browser<'_, '_> {
     /// Where a browser goes once a sign-in has reached a step: signed in, to `target` with the
     /// session's cookies.
     fn signed_in(&self, step: SignInStep, target: &str) -> Reply {
-        let SignInStep::SessionOpened { sign_in, device } = step;
-        self.cookies.set(self.jar, &sign_in);
-        self.cookies.set_device(self.jar, device);
-        Reply::see_other(target)
+        match step {
+            SignInStep::SessionOpened { sign_in, device } => {
+                self.cookies.set(self.jar, &sign_in);
+                self.cookies.set_device(self.jar, device);
+                Reply::see_other(target)
+            }
+            // `next` waits with the pending sign-in, on the server.
+            SignInStep::SecondFactorDue { mfa_token, .. } => {
+                remember_pending(self.cookies, self.jar, mfa_token);
+                Reply::see_other("/login/mfa")
+            }
+        }
     }
 }
 
@@ -148,12 +157,27 @@ async fn login(
     let username = typed_username(&input);
     let next = input.fields.peek("next").and_then(LocalPath::parse);
     let result = match RawCredentials::try_from(&mut input.fields) {
-        Ok(raw) => accounts.sign_in(raw, &client).await,
+        Ok(raw) => {
+            accounts
+                .sign_in(raw, &client, next.as_ref().map(LocalPath::as_str))
+                .await
+        }
         Err(fields) => Err(AuthError::InvalidInput(fields)),
     };
     if input.kind == BodyKind::Json {
-        let SignInStep::SessionOpened { sign_in, .. } = result?;
-        return Reply::json(Status::Ok, &TokenBody::from(sign_in));
+        return match result? {
+            SignInStep::SessionOpened { sign_in, .. } => {
+                Reply::json(Status::Ok, &TokenBody::from(sign_in))
+            }
+            SignInStep::SecondFactorDue {
+                mfa_token,
+                methods,
+                expires_in,
+            } => Reply::json(
+                Status::Forbidden,
+                &MfaRequiredBody::new(mfa_token, methods, expires_in),
+            ),
+        };
     }
     let browser = Browser { cookies, csrf, jar };
     let (status, fields, error) = match result {

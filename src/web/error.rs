@@ -264,6 +264,7 @@ impl From<AuthError> for ApiError {
             AuthError::UsernameTaken => Self::UsernameTaken,
             AuthError::WrongPassword => Self::WrongPassword,
             AuthError::InvalidRefreshToken => Self::InvalidToken("refresh token"),
+            AuthError::InvalidMfaToken => Self::InvalidToken("mfa token"),
             AuthError::Throttled { retry_after } => Self::TooManyRequests { retry_after },
             AuthError::Busy | AuthError::Unavailable => Self::Unavailable,
             AuthError::Internal(e) => Self::Internal(e),

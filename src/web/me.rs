@@ -10,7 +10,7 @@ use super::body::{BodyKind, Input};
 use super::cookies::SessionCookies;
 use super::error::ApiError;
 use super::fields::Fields;
-use super::pages::{Dashboard, DashboardNotice};
+use super::pages::{Dashboard, DashboardNotice, MfaPanel};
 use super::reply::Reply;
 use crate::auth::{Accounts, AuthError, AuthUser, Origin, TokenRejection};
 use crate::domain::FieldErrors;
@@ -35,19 +35,43 @@ fn protected(user: Result<AuthUser, TokenRejection>) -> Result<Json<Welcome>, Ap
     }))
 }
 
+/// `GET /me`: the account and its second factors.
+#[derive(Debug, Serialize)]
+pub struct MeBody {
+    #[serde(flatten)]
+    pub user: UserBody,
+    pub mfa: MfaBody,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MfaBody {
+    pub totp: bool,
+    pub passkeys: i64,
+    pub recovery_codes_left: i64,
+}
+
 #[get("/me")]
 async fn me(
     accounts: &State<Accounts>,
     user: Result<AuthUser, TokenRejection>,
-) -> Result<Json<UserBody>, ApiError> {
-    let found = accounts.find(&user?).await?;
-    let user = found.ok_or(ApiError::InvalidToken("user gone"))?;
-    Ok(Json(user.into()))
+) -> Result<Json<MeBody>, ApiError> {
+    let user = user?;
+    let found = accounts.find(&user).await?;
+    let account = found.ok_or(ApiError::InvalidToken("user gone"))?;
+    let factors = accounts.factor_status(&user).await?;
+    Ok(Json(MeBody {
+        user: account.into(),
+        mfa: MfaBody {
+            totp: factors.totp,
+            passkeys: factors.passkeys,
+            recovery_codes_left: factors.recovery_codes_left,
+        },
+    }))
 }
 
 /// Answers an account action: `204` to JSON clients; to browsers, `on_success`'s redirect, or
 /// the dashboard again with the status and a sentence saying what went wrong.
-async fn answer(
+pub(super) async fn answer(
     dashboard: Dashboard<'_>,
     user: &AuthUser,
     kind: BodyKind,
@@ -74,7 +98,12 @@ async fn answer(
         other => return Err(other.into()),
     };
     dashboard
-        .render(user, status, DashboardNotice::Error(message))
+        .render(
+            user,
+            status,
+            DashboardNotice::Error(message),
+            MfaPanel::None,
+        )
         .await
 }
 
@@ -89,7 +118,7 @@ fn describe(fields: &FieldErrors) -> String {
 }
 
 /// The text fields an action needs, or every problem with them.
-fn required<const N: usize>(
+pub(super) fn required<const N: usize>(
     fields: &mut Fields,
     names: [&'static str; N],
 ) -> Result<[String; N], AuthError> {

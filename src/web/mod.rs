@@ -12,6 +12,7 @@ pub mod guard;
 pub mod headers;
 pub mod me;
 pub mod metrics;
+pub mod mfa;
 pub mod openapi;
 pub mod ops;
 pub mod pages;

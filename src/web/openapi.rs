@@ -115,7 +115,55 @@ pub fn document(policy: &PasswordPolicy) -> Value {
                 "responses": body_errors(&[
                     ("200", &json_ok("Tokens of a new session.", schema("Tokens"))),
                     ("401", &error_response("Unknown user or wrong password, indistinguishably (`invalid_credentials`).")),
+                    ("403", &error_response("The password is right and a second factor is due (`mfa_required`, with `mfa_token`, `methods`, `expires_in`): POST /login/mfa.")),
                     ("429", &e429),
+                ])
+            }},
+            "/login/mfa": {"post": {
+                "summary": "Second step of a sign-in: a TOTP code or a recovery code",
+                "requestBody": json_body("SecondFactor", json!({"mfa_token": "…", "code": "123456"})),
+                "responses": body_errors(&[
+                    ("200", &json_ok("Tokens of a new session.", schema("Tokens"))),
+                    ("401", &error_response("Wrong code (`invalid_credentials`), or an unknown, spent or expired `mfa_token` (`invalid_token`).")),
+                    ("429", &e429),
+                ])
+            }},
+            "/me/mfa/totp": {
+                "post": {
+                    "summary": "Start turning the authenticator app on: a new secret (nothing active yet)",
+                    "security": bearer(),
+                    "requestBody": json_body("PasswordConfirmation", json!({"password": "correct horse battery staple"})),
+                    "responses": body_errors(&[
+                        ("200", &json_ok("The secret and its otpauth URI.", schema("TotpEnrolment"))),
+                        ("401", &e401), ("403", &e403), ("429", &e429),
+                    ])
+                },
+                "delete": {
+                    "summary": "Turn the authenticator app off (password and a code); every other session ends",
+                    "security": bearer(),
+                    "requestBody": json_body("FactorChange", json!({"password": "correct horse battery staple", "code": "123456"})),
+                    "responses": body_errors(&[
+                        ("204", &json!({"description": "Off."})),
+                        ("401", &e401), ("403", &e403), ("429", &e429),
+                    ])
+                }
+            },
+            "/me/mfa/totp/confirm": {"post": {
+                "summary": "Turn the app on with a current code; the recovery codes, shown once",
+                "security": bearer(),
+                "requestBody": json_body("CodeConfirmation", json!({"code": "123456"})),
+                "responses": body_errors(&[
+                    ("200", &json_ok("Ten recovery codes.", schema("RecoveryCodes"))),
+                    ("401", &e401), ("403", &e403), ("429", &e429),
+                ])
+            }},
+            "/me/mfa/recovery-codes": {"post": {
+                "summary": "A fresh set of recovery codes (password and a code); the old set dies",
+                "security": bearer(),
+                "requestBody": json_body("FactorChange", json!({"password": "correct horse battery staple", "code": "123456"})),
+                "responses": body_errors(&[
+                    ("200", &json_ok("Ten recovery codes.", schema("RecoveryCodes"))),
+                    ("401", &e401), ("403", &e403), ("429", &e429),
                 ])
             }},
             "/token/refresh": {"post": {
@@ -140,7 +188,7 @@ pub fn document(policy: &PasswordPolicy) -> Value {
                 "get": {
                     "summary": "The signed-in account",
                     "security": bearer(),
-                    "responses": {"200": json_ok("The account.", schema("User")), "401": e401, "503": e503}
+                    "responses": {"200": json_ok("The account and its second factors.", schema("Me")), "401": e401, "503": e503}
                 },
                 "delete": {
                     "summary": "Delete the account (password required); every session ends",
@@ -230,6 +278,41 @@ pub fn document(policy: &PasswordPolicy) -> Value {
                         "password": any_password.clone()
                     }
                 },
+                "SecondFactor": {
+                    "type": "object", "required": ["mfa_token", "code"],
+                    "properties": {
+                        "mfa_token": {"type": "string", "pattern": NO_CONTROL_CHARACTERS},
+                        "code": {"type": "string", "pattern": NO_CONTROL_CHARACTERS, "description": "6 digits from the app, or a recovery code (letter case, spaces and dashes ignored)."}
+                    }
+                },
+                "CodeConfirmation": {"type": "object", "required": ["code"], "properties": {"code": {"type": "string", "pattern": NO_CONTROL_CHARACTERS}}},
+                "FactorChange": {
+                    "type": "object", "required": ["password"],
+                    "properties": {
+                        "password": any_password.clone(),
+                        "code": {"type": "string", "pattern": NO_CONTROL_CHARACTERS, "description": "A current TOTP code or a recovery code; required while a factor is on."}
+                    }
+                },
+                "TotpEnrolment": {
+                    "type": "object", "required": ["secret", "otpauth_uri"],
+                    "properties": {"secret": {"type": "string", "description": "Base32, 160 bits."}, "otpauth_uri": {"type": "string"}}
+                },
+                "RecoveryCodes": {
+                    "type": "object", "required": ["recovery_codes"],
+                    "properties": {"recovery_codes": {"type": "array", "items": {"type": "string"}, "minItems": 10, "maxItems": 10}}
+                },
+                "Me": {
+                    "type": "object", "required": ["id", "username", "created_at", "mfa"],
+                    "properties": {
+                        "id": {"type": "string", "format": "uuid"},
+                        "username": {"type": "string"},
+                        "created_at": {"type": "string", "format": "date-time"},
+                        "mfa": {
+                            "type": "object", "required": ["totp", "passkeys", "recovery_codes_left"],
+                            "properties": {"totp": {"type": "boolean"}, "passkeys": {"type": "integer"}, "recovery_codes_left": {"type": "integer"}}
+                        }
+                    }
+                },
                 "RefreshRequest": {"type": "object", "required": ["refresh_token"], "properties": {"refresh_token": {"type": "string", "pattern": NO_CONTROL_CHARACTERS}}},
                 "PasswordConfirmation": {"type": "object", "required": ["password"], "properties": {"password": any_password.clone()}},
                 "PasswordChange": {
@@ -278,8 +361,12 @@ pub fn document(policy: &PasswordPolicy) -> Value {
                             "malformed_body", "invalid_credentials", "missing_token", "token_expired",
                             "invalid_token", "csrf_failed", "not_found", "method_not_allowed",
                             "username_taken", "payload_too_large", "unsupported_media_type",
-                            "invalid_input", "too_many_requests", "unavailable", "internal_error"
+                            "invalid_input", "too_many_requests", "unavailable", "internal_error",
+                            "mfa_required"
                         ]},
+                        "mfa_token": {"type": "string", "description": "With `mfa_required`: the pending sign-in, single-use."},
+                        "methods": {"type": "array", "items": {"enum": ["totp", "recovery_code", "passkey"]}},
+                        "expires_in": {"type": "integer"},
                         "message": {"type": "string"},
                         "fields": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}
                     }

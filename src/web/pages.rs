@@ -62,6 +62,41 @@ struct DashboardPage {
     notice: Option<String>,
     error: Option<String>,
     min_password_length: usize,
+    mfa_totp: bool,
+    recovery_codes_left: i64,
+    enrolment: Option<EnrolmentView>,
+    recovery_codes: Option<Vec<String>>,
+}
+
+/// An authenticator app being set up: its key as text and as a QR code.
+pub struct EnrolmentView {
+    pub secret: String,
+    /// Drawn by the server from the `otpauth://` URI: our own markup, no user text in it.
+    pub qr_svg: String,
+}
+
+impl EnrolmentView {
+    pub fn new(secret: String, otpauth_uri: &str) -> Result<Self, ApiError> {
+        let code = qrcode::QrCode::new(otpauth_uri.as_bytes())
+            .map_err(|e| ApiError::Internal(e.into()))?;
+        let qr_svg = code
+            .render::<qrcode::render::svg::Color<'_>>()
+            .min_dimensions(200, 200)
+            .quiet_zone(true)
+            .build();
+        Ok(Self { secret, qr_svg })
+    }
+}
+
+/// What the second-factor section shows beyond the account's state.
+#[derive(Default)]
+pub enum MfaPanel {
+    #[default]
+    None,
+    /// Setting up an app: the key and QR code, and the confirm form.
+    Enrolling(EnrolmentView),
+    /// Fresh recovery codes, shown once.
+    RecoveryCodes(Vec<String>),
 }
 
 /// One line of the dashboard's session list.
@@ -179,7 +214,9 @@ async fn dashboard(
         Some(f) => DashboardNotice::Success(f.message().to_owned()),
         None => DashboardNotice::None,
     };
-    dashboard.render(&user, Status::Ok, notice).await
+    dashboard
+        .render(&user, Status::Ok, notice, MfaPanel::None)
+        .await
 }
 
 /// What rendering the dashboard takes; a request guard, so that the handlers that show it again
@@ -225,7 +262,14 @@ impl Dashboard<'_> {
         user: &AuthUser,
         status: Status,
         notice: DashboardNotice,
+        panel: MfaPanel,
     ) -> Result<Reply, ApiError> {
+        let factors = self.accounts.factor_status(user).await?;
+        let (enrolment, recovery_codes) = match panel {
+            MfaPanel::None => (None, None),
+            MfaPanel::Enrolling(view) => (Some(view), None),
+            MfaPanel::RecoveryCodes(codes) => (None, Some(codes)),
+        };
         let account = self
             .accounts
             .find(user)
@@ -269,6 +313,10 @@ impl Dashboard<'_> {
                 notice,
                 error,
                 min_password_length: self.policy.min_length,
+                mfa_totp: factors.totp,
+                recovery_codes_left: factors.recovery_codes_left,
+                enrolment,
+                recovery_codes,
             },
         )
     }

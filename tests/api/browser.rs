@@ -391,3 +391,29 @@ async fn json_clients_get_json_404_for_pages() {
 
     response.assert_error(Status::NotFound, "not_found");
 }
+
+#[tokio::test]
+async fn the_flash_cookie_is_httponly_and_hsts_is_sent_when_configured() {
+    let app = TestApp::spawn_with(|f| f.merge(("hsts_max_age", 31_536_000))).await;
+    app.register_in_browser("alice", GOOD_PASSWORD).await;
+    let csrf = app.page("/dashboard").await.csrf_token();
+
+    let signed_out = app.form("/logout", &[("csrf_token", &csrf)]).await;
+
+    signed_out.assert_redirect("/login");
+    let flash = signed_out.set_cookie("_flash").expect("a flash message");
+    assert!(flash.contains("HttpOnly"), "{flash}");
+    assert_eq!(
+        signed_out.header("Strict-Transport-Security"),
+        Some("max-age=31536000")
+    );
+    let plain = TestApp::spawn().await;
+    assert_eq!(
+        plain
+            .get("/healthz", &[])
+            .await
+            .header("Strict-Transport-Security"),
+        None,
+        "the debug profile sends none"
+    );
+}

@@ -175,6 +175,20 @@ impl Browser {
             .expect("its text")
     }
 
+    /// The text of every element matching `css`.
+    async fn texts(&self, css: &str) -> Vec<String> {
+        let mut texts = Vec::new();
+        for element in self
+            .client
+            .find_all(Locator::Css(css))
+            .await
+            .expect("elements")
+        {
+            texts.push(element.text().await.expect("its text"));
+        }
+        texts
+    }
+
     async fn script(&self, script: &str) -> Value {
         self.client
             .execute(script, Vec::new())
@@ -257,6 +271,62 @@ async fn a_person_registers_signs_out_and_signs_back_in_in_chromium() {
     browser.click("button[type=submit]").await;
     browser.wait_for_path(&base, "/dashboard").await;
     assert!(browser.text().await.contains("Welcome, chromium-user"));
+
+    browser.close().await;
+}
+
+/// CONTRACT.md section 4 in a real browser: turn the app on from the dashboard (codes computed
+/// here from the key the page shows), sign out, sign in with password and code, then with a
+/// recovery code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_turns_on_an_authenticator_app_and_signs_in_with_codes_in_chromium() {
+    let base = launch_server(&fresh_database().await).await;
+    let driver = Driver::start().await;
+    let browser = Browser::open(&driver).await;
+
+    browser.go(&format!("{base}/register")).await;
+    browser.type_into("#username", "two-step").await;
+    browser.type_into("#password", GOOD_PASSWORD).await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for_path(&base, "/dashboard").await;
+
+    browser.type_into("#enrol_password", GOOD_PASSWORD).await;
+    browser.click("form[action='/me/mfa/totp'] button").await;
+    let key = browser.texts("figure.qr figcaption code").await.remove(0);
+    assert_eq!(browser.texts("figure.qr svg").await.len(), 1, "a QR code");
+    let screenshot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/browser/mfa.png");
+    browser.screenshot(&screenshot).await;
+    let app = crate::mfa::App::new(&key);
+    browser.type_into("#confirm_code", &app.code(0)).await;
+    browser
+        .click("form[action='/me/mfa/totp/confirm'] button")
+        .await;
+    let recovery = browser.texts(".recovery-codes code").await;
+    assert_eq!(recovery.len(), 10);
+
+    browser.click("main form[action='/logout'] button").await;
+    browser.wait_for_path(&base, "/login").await;
+    browser.type_into("#username", "two-step").await;
+    browser.type_into("#password", GOOD_PASSWORD).await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for_path(&base, "/login/mfa").await;
+    browser.type_into("#code", &app.code(1)).await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for_path(&base, "/dashboard").await;
+    assert!(browser.text().await.contains("Welcome, two-step"));
+
+    browser.click("main form[action='/logout'] button").await;
+    browser.wait_for_path(&base, "/login").await;
+    browser.type_into("#username", "two-step").await;
+    browser.type_into("#password", GOOD_PASSWORD).await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for_path(&base, "/login/mfa").await;
+    browser
+        .type_into("#code", &recovery[0].to_lowercase())
+        .await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for_path(&base, "/dashboard").await;
+    assert!(browser.text().await.contains("9 recovery codes left"));
 
     browser.close().await;
 }

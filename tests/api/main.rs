@@ -10,6 +10,7 @@ mod cli;
 mod errors;
 mod fuzz;
 mod login;
+mod mfa;
 mod operability;
 mod ops;
 mod protected;

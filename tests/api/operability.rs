@@ -13,6 +13,7 @@ const NOT_JSON: &[(&str, &str)] = &[
     ("GET", "/register"),
     ("GET", "/dashboard"),
     ("GET", "/docs"),
+    ("GET", "/login/mfa"),
 ];
 
 #[tokio::test]
