@@ -1,4 +1,5 @@
 //! Application settings, extracted once from Rocket's figment (`Rocket.toml`, then `ROCKET_*`).
+//! (A quarter of this file is its tests: each refusal of a bad setting.)
 
 use std::fmt;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //!
 //! A sign-in is a short state machine: the password is checked ([`PasswordChecked`]), then a
 //! session is opened ([`SignInStep::SessionOpened`]). A second factor, when an account has one, is
-//! one more state between the two, not a branch in every caller.
+//! one more state between the two (`accounts/second_factor.rs`), not a branch in every caller.
 
 use std::sync::Arc;
 

@@ -1,6 +1,9 @@
 //! The in-process set of revoked sessions: token checks without a database round trip, and a
 //! revocation that is done on every instance when the revoking request is answered.
 //!
+//! (About a third of this file is its tests: the trust window and the propagation wait are
+//! checked with a paused clock.)
+//!
 //! Every instance listens on `gatehouse_revocations` (PostgreSQL LISTEN/NOTIFY: a trigger sends a
 //! session's id whenever it ends), then loads the recent revocations from `session_revocations`:
 //! listen first, then load, so nothing falls between. Three more kinds of message share the

@@ -1,5 +1,6 @@
 //! `GET /openapi.json` (OpenAPI 3.1) and `GET /docs`, one description of every JSON endpoint.
-//! A test compares the document's operations with the mounted routes, so the two cannot drift.
+//! Long because the document is data: one `json!` literal per operation and schema. A test
+//! compares the document's operations with the mounted routes, so the two cannot drift.
 
 use askama::Template;
 use rocket::http::Status;
