@@ -281,24 +281,28 @@ impl Revocations {
         }
     }
 
-    /// One listening connection's life: listen, load, follow messages until it drops, sending a
+    /// One listening connection's life: listen, load, follow messages until it drops, with a
     /// heartbeat every second meanwhile.
     async fn listen_and_follow(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
         let mut listener = PgListener::connect_with(pool).await?;
         listener.listen(CHANNEL).await?;
         self.replace(db::sessions::recent_revocations(pool, self.keep).await?);
         self.loaded.store(true, Ordering::Release);
-        // The first tick is at once: the set is trusted as soon as the first heartbeat is back.
-        let mut heartbeat = tokio::time::interval(HEARTBEAT_EVERY);
+        // Heartbeats go from a task of their own: `try_recv` is never cancelled halfway through
+        // a message, so none can be lost. The task ends with this connection.
+        let heartbeats = AbortOnDrop(tokio::spawn(send_heartbeats(
+            pool.clone(),
+            format!("hb:{}", self.instance),
+        )));
         let mut last_prune = Instant::now();
         loop {
-            tokio::select! {
-                received = listener.try_recv() => match received? {
-                    Some(notification) => self.receive(pool, notification.payload()),
-                    // The connection dropped: notifications may have been missed.
-                    None => return Ok(()),
-                },
-                _ = heartbeat.tick() => self.send(pool, format!("hb:{}", self.instance)),
+            match listener.try_recv().await? {
+                Some(notification) => self.receive(pool, notification.payload()),
+                // The connection dropped: notifications may have been missed.
+                None => {
+                    drop(heartbeats);
+                    return Ok(());
+                }
             }
             if last_prune.elapsed() > Duration::from_secs(60) {
                 self.prune();
@@ -336,6 +340,26 @@ impl Revocations {
                 log::warn!("revocation listener: cannot send a message: {e}");
             }
         });
+    }
+}
+
+/// Sends this instance's heartbeat every second, the first at once.
+async fn send_heartbeats(pool: PgPool, message: String) {
+    let mut ticks = tokio::time::interval(HEARTBEAT_EVERY);
+    loop {
+        ticks.tick().await;
+        if let Err(e) = db::sessions::notify_revocations(&pool, &message).await {
+            log::warn!("revocation listener: cannot send a heartbeat: {e}");
+        }
+    }
+}
+
+/// A task that stops when its handle is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

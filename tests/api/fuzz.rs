@@ -20,6 +20,11 @@ const ENDPOINTS: &[(Method, &str)] = &[
         "/sessions/00000000-0000-0000-0000-000000000000",
     ),
     (Method::Post, "/sessions/revoke-others"),
+    (Method::Post, "/login/mfa"),
+    (Method::Post, "/me/mfa/totp"),
+    (Method::Post, "/me/mfa/totp/confirm"),
+    (Method::Post, "/me/mfa/recovery-codes"),
+    (Method::Delete, "/me/mfa/totp"),
 ];
 
 fn json_value() -> impl Strategy<Value = Value> {
@@ -51,6 +56,8 @@ fn credentials_like() -> impl Strategy<Value = Value> {
         Just("new_password"),
         Just("csrf_token"),
         Just("_method"),
+        Just("code"),
+        Just("mfa_token"),
     ];
     prop::collection::vec((field, json_value()), 0..5).prop_map(|pairs| {
         Value::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())

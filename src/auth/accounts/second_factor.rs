@@ -11,6 +11,7 @@ use crate::auth::client::{ClientInfo, Origin};
 use crate::auth::error::AuthError;
 use crate::auth::mfa::{self, Enrolment, FactorStatus};
 use crate::auth::sessions::{AuthUser, Verified};
+use crate::auth::throttle::Limited;
 use crate::auth::token_digest;
 use crate::db;
 use crate::domain::Password;
@@ -69,6 +70,10 @@ impl Accounts {
         code: &str,
         client: &ClientInfo,
     ) -> Result<(SignInStep, Option<String>), AuthError> {
+        // A code check is a sign-in attempt: it counts against the client's sign-in budget too.
+        self.throttle
+            .take_client_slot(&client.origin, Limited::Login)
+            .await?;
         if mfa_token.is_empty() || mfa_token.len() > MAX_TOKEN_LEN {
             return Err(AuthError::InvalidMfaToken);
         }
@@ -150,6 +155,9 @@ impl Accounts {
         code: &str,
         origin: &Origin,
     ) -> Result<Vec<String>, AuthError> {
+        self.throttle
+            .take_client_slot(origin, Limited::PasswordCheck)
+            .await?;
         let key = code_throttle_key(user.user_id);
         self.throttle
             .reserve_attempt(origin, "mfa_confirm", &key)
