@@ -119,6 +119,72 @@ pub async fn create_user(
     }
 }
 
+/// `gatehouse keys list | rotate | revoke KID`.
+pub enum KeysCommand {
+    List,
+    Rotate,
+    Revoke(String),
+}
+
+/// Runs a keys command; the report says what happened.
+pub async fn keys(
+    pool: &PgPool,
+    settings: &Settings,
+    command: KeysCommand,
+) -> Result<String, AdminError> {
+    let core = Core::start(settings, pool.clone())
+        .await
+        .map_err(|e| AdminError(e.to_string()))?;
+    if !core.signing.in_use() {
+        return Err(AdminError(
+            "jwt_algorithm is HS256: the shared jwt_secret signs, there are no keys to manage"
+                .into(),
+        ));
+    }
+    let failed = |e: AuthError| AdminError(format!("signing keys: {e}"));
+    match command {
+        KeysCommand::List => {
+            let mut out = String::from(
+                "kid                                          alg    state                        publish_at                 activate_at\n",
+            );
+            for key in core.signing.list().await.map_err(failed)? {
+                let _ = writeln!(
+                    out,
+                    "{:<43}  {:<5}  {:<27}  {}  {}",
+                    key.kid,
+                    key.alg,
+                    key.state,
+                    rfc3339(key.publish_at),
+                    rfc3339(key.activate_at)
+                );
+            }
+            Ok(out)
+        }
+        KeysCommand::Rotate => Ok(if core.signing.rotate_now().await.map_err(failed)? {
+            format!(
+                "a new key is published now and signs in {} s (two JWKS cache lifetimes)",
+                settings.jwks_max_age.as_secs() * 2
+            )
+        } else {
+            "a new key is already waiting to sign: nothing done".to_owned()
+        }),
+        KeysCommand::Revoke(kid) => {
+            if core.signing.revoke(&kid).await.map_err(failed)? {
+                Ok(format!(
+                    "revoked {kid}: out of the set, its tokens refused on every instance"
+                ))
+            } else {
+                Err(AdminError(format!("no live key {kid:?}")))
+            }
+        }
+    }
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 /// Removes every second factor and recovery code of a user, and ends their sessions.
 pub async fn reset_mfa(pool: &PgPool, settings: &Settings, name: &str) -> Result<u64, AdminError> {
     let user = find(pool, name).await?;

@@ -38,6 +38,12 @@ impl fmt::Debug for Secret {
 /// The settings as written in the figment, before checks.
 #[derive(Debug, Deserialize)]
 struct RawSettings {
+    #[serde(default = "defaults::jwt_algorithm")]
+    jwt_algorithm: String,
+    #[serde(default = "defaults::jwks_max_age")]
+    jwks_max_age: u64,
+    #[serde(default = "defaults::jwt_key_lifetime")]
+    jwt_key_lifetime: u64,
     jwt_secret: Option<Secret>,
     #[serde(default)]
     secret_key: Option<Secret>,
@@ -135,6 +141,16 @@ mod defaults {
     pub fn password_check_limit() -> u32 {
         10
     }
+    pub fn jwt_algorithm() -> String {
+        "EdDSA".into()
+    }
+    pub fn jwks_max_age() -> u64 {
+        300
+    }
+    /// 30 days.
+    pub fn jwt_key_lifetime() -> u64 {
+        2_592_000
+    }
     pub fn totp_issuer() -> String {
         "Gatehouse".into()
     }
@@ -147,6 +163,13 @@ mod defaults {
 /// Checked application settings. Built once at ignition and managed by Rocket.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// `EdDSA` (the default) or `ES256` with the server's own keys, or `HS256` with `jwt_secret`.
+    pub jwt_algorithm: jsonwebtoken::Algorithm,
+    /// How long verifiers may cache the published key set.
+    pub jwks_max_age: Duration,
+    /// How long a key signs before the next one is made.
+    pub jwt_key_lifetime: Duration,
+    /// The HS256 key; used for nothing unless `jwt_algorithm` is `HS256`.
     pub jwt_secret: Secret,
     /// The master secret (`secret_key`, at least 256 bits): every other purpose's key is derived
     /// from it with HKDF ([`crate::auth::keys`]); never used as a key itself.
@@ -226,6 +249,8 @@ pub enum ConfigError {
          (NIST SP 800-63B-4)"
     )]
     PasswordMinLength(usize),
+    #[error("jwt_algorithm is {0:?}: it must be EdDSA, ES256 or HS256")]
+    JwtAlgorithm(String),
     #[error("totp_issuer must be a name without ':' (authenticator apps show it)")]
     TotpIssuer,
     #[error("metrics_token must be at least 16 characters")]
@@ -251,9 +276,18 @@ impl Settings {
             .extract()
             .map_err(|e| ConfigError::Figment(e.to_string()))?;
 
+        let jwt_algorithm = match raw.jwt_algorithm.as_str() {
+            "EdDSA" => jsonwebtoken::Algorithm::EdDSA,
+            "ES256" => jsonwebtoken::Algorithm::ES256,
+            "HS256" => jsonwebtoken::Algorithm::HS256,
+            other => return Err(ConfigError::JwtAlgorithm(other.to_owned())),
+        };
+        let shared = jwt_algorithm == jsonwebtoken::Algorithm::HS256;
         let (jwt_secret, generated) = match raw.jwt_secret {
             Some(secret) if secret.expose().len() >= MIN_SECRET_BYTES => (secret, false),
             Some(secret) => return Err(ConfigError::ShortSecret(secret.expose().len())),
+            // With the server's own keys nothing uses it: an unusable value, no warning.
+            None if !shared => (Secret::new(random_secret()), false),
             None if raw.allow_generated_secret => (Secret::new(random_secret()), true),
             None => return Err(ConfigError::MissingSecret),
         };
@@ -273,6 +307,8 @@ impl Settings {
             return Err(ConfigError::PasswordMinLength(raw.password_min_length));
         }
         for (name, value) in [
+            ("jwks_max_age", raw.jwks_max_age as usize),
+            ("jwt_key_lifetime", raw.jwt_key_lifetime as usize),
             ("access_token_ttl", raw.access_token_ttl as usize),
             ("refresh_token_ttl", raw.refresh_token_ttl as usize),
             ("password_hash_queue", raw.password_hash_queue),
@@ -299,6 +335,9 @@ impl Settings {
         };
 
         let settings = Settings {
+            jwt_algorithm,
+            jwks_max_age: Duration::from_secs(raw.jwks_max_age),
+            jwt_key_lifetime: Duration::from_secs(raw.jwt_key_lifetime),
             jwt_secret,
             master_secret,
             jwt_issuer: raw.jwt_issuer,
@@ -370,12 +409,18 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_secret_is_refused_unless_generation_is_allowed() {
-        let err = Settings::from_figment(&figment(&[])).unwrap_err();
+    fn with_hs256_a_missing_secret_is_refused_unless_generation_is_allowed() {
+        let hs256 = ("jwt_algorithm", serde_json::Value::from("HS256"));
+        let err = Settings::from_figment(&figment(std::slice::from_ref(&hs256))).unwrap_err();
         assert!(matches!(err, ConfigError::MissingSecret));
+        assert!(
+            Settings::from_figment(&figment(&[])).is_ok(),
+            "EdDSA needs no jwt_secret"
+        );
 
         let (settings, generated) =
-            Settings::from_figment(&figment(&[("allow_generated_secret", true.into())])).unwrap();
+            Settings::from_figment(&figment(&[hs256, ("allow_generated_secret", true.into())]))
+                .unwrap();
         assert!(generated);
         assert!(settings.jwt_secret.expose().len() >= MIN_SECRET_BYTES);
     }

@@ -64,6 +64,7 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         .mount("/", web::metrics::routes())
         .mount("/", web::openapi::routes())
         .mount("/", web::ops::routes())
+        .mount("/", web::jwks::routes())
         .mount("/static", FileServer::from(static_dir))
         .register("/", web::catchers::catchers())
 }
@@ -111,6 +112,10 @@ async fn ignite_core(rocket: Rocket<Build>) -> rocket::fairing::Result {
         .manage(core.accounts)
         .manage(core.sessions)
         .manage(core.authenticator)
+        .manage(web::jwks::PublishedKeys {
+            keys: core.signing,
+            max_age: settings.jwks_max_age.as_secs(),
+        })
         .manage(core.password_policy)
         .manage(core.housekeeping))
 }

@@ -25,6 +25,9 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage the signing keys (EdDSA / ES256).
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Copy users from the Flask seed's `users(username, password_hash)` table; their bcrypt
     /// hashes keep working. Usernames that break gatehouse's rules are reported, not imported.
     /// Running it again imports nothing twice.
@@ -33,6 +36,16 @@ enum Command {
         #[arg(long)]
         from: String,
     },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// List the keys with their state (signing, published, retired, expired, revoked).
+    List,
+    /// Make the next key now: published at once, signing after two JWKS cache lifetimes.
+    Rotate,
+    /// Revoke a compromised key: out of the set, its tokens refused at once; a fresh key signs.
+    Revoke { kid: String },
 }
 
 #[derive(Subcommand)]
@@ -69,6 +82,7 @@ async fn main() -> ExitCode {
             .map(|_| "migrations applied".to_owned()),
         Command::CheckConfig => admin::check_config(&figment).await,
         Command::User(command) => user(&figment, command).await,
+        Command::Keys(command) => keys(&figment, command).await,
         Command::ImportSeed { from } => import_seed(&figment, &from).await,
     };
     match result {
@@ -144,6 +158,20 @@ async fn user(
             Ok(format!("revoked {count} sessions of {username}"))
         }
     }
+}
+
+async fn keys(
+    figment: &rocket::figment::Figment,
+    command: KeysCommand,
+) -> Result<String, AdminError> {
+    let pool = admin::connect(figment).await?;
+    let (settings, _) = Settings::from_figment(figment).map_err(|e| AdminError(e.to_string()))?;
+    let command = match command {
+        KeysCommand::List => admin::KeysCommand::List,
+        KeysCommand::Rotate => admin::KeysCommand::Rotate,
+        KeysCommand::Revoke { kid } => admin::KeysCommand::Revoke(kid),
+    };
+    admin::keys(&pool, &settings, command).await
 }
 
 async fn import_seed(figment: &rocket::figment::Figment, from: &str) -> Result<String, AdminError> {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 
 use super::revocations::Revocations;
+use super::signing::SigningKeys;
 use crate::db;
 
 /// Ended sessions are kept this long (visible to support and audits) before deletion.
@@ -26,6 +27,7 @@ pub struct Housekeeping {
     pub pool: PgPool,
     pub schedule: Schedule,
     pub revocations: Arc<Revocations>,
+    pub signing: Arc<SigningKeys>,
 }
 
 impl Housekeeping {
@@ -37,10 +39,15 @@ impl Housekeeping {
             pool,
             schedule,
             revocations,
+            signing,
         } = self;
         let listener_pool = pool.clone();
         let listener_shutdown = shutdown.clone();
+        let keys_changed = Arc::clone(&revocations);
         tokio::spawn(async move { revocations.maintain(listener_pool, listener_shutdown).await });
+        if signing.in_use() {
+            tokio::spawn(keep_keys(signing, keys_changed, shutdown.clone()));
+        }
         tokio::spawn(purge_until(pool, schedule, shutdown));
     }
 }
@@ -54,6 +61,33 @@ async fn purge_until(pool: PgPool, schedule: Schedule, shutdown: impl Future<Out
                 _ = ticks.tick() => purge(&pool, schedule).await,
                 _ = &mut shutdown => break,
             }
+        }
+    }
+}
+
+/// How often an instance looks whether a key is due or its plan changed (an activation, an
+/// expiry); told changes (a rotation, a revocation) are loaded at once.
+const KEYS_EVERY: Duration = Duration::from_secs(15);
+
+async fn keep_keys(
+    signing: Arc<SigningKeys>,
+    revocations: Arc<Revocations>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut ticks = tokio::time::interval(KEYS_EVERY);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {
+                if let Err(e) = signing.rotate_if_due().await {
+                    log::warn!("signing keys: rotation check failed: {e}");
+                }
+            }
+            _ = revocations.keys_changed() => {}
+            _ = &mut shutdown => break,
+        }
+        if let Err(e) = signing.reload().await {
+            log::warn!("signing keys: reload failed: {e}");
         }
     }
 }

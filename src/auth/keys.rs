@@ -22,6 +22,8 @@ pub enum Purpose {
     TotpSecrets,
     /// The HMAC that stores recovery codes.
     RecoveryCodes,
+    /// AES-256-GCM sealing of the private halves of signing keys at rest.
+    SigningKeys,
 }
 
 impl Purpose {
@@ -32,6 +34,7 @@ impl Purpose {
             Self::DeviceCookie => b"device-cookie",
             Self::TotpSecrets => b"totp-secrets",
             Self::RecoveryCodes => b"recovery-codes",
+            Self::SigningKeys => b"signing-keys",
         }
     }
 }
@@ -55,14 +58,57 @@ impl MasterKey {
 }
 
 impl MasterKey {
-    /// The AES-256-GCM key of one purpose.
-    pub fn aead_key(&self, purpose: Purpose) -> aead::LessSafeKey {
+    /// The AES-256-GCM sealer of one purpose.
+    pub fn sealer(&self, purpose: Purpose) -> Sealer {
         let info = [purpose.label()];
         let okm = self
             .0
             .expand(&info, &aead::AES_256_GCM)
             .expect("32 bytes is a valid HKDF-SHA256 output length");
-        aead::LessSafeKey::new(aead::UnboundKey::from(okm))
+        Sealer(aead::LessSafeKey::new(aead::UnboundKey::from(okm)))
+    }
+}
+
+/// Secrets at rest: AES-256-GCM with a random nonce, bound to associated data (the row's owner),
+/// so a sealed value moved to another row does not open.
+pub struct Sealer(aead::LessSafeKey);
+
+/// A sealed value that does not open: truncated, altered, of another row, or sealed under
+/// another `secret_key`.
+#[derive(Debug, thiserror::Error)]
+#[error("a sealed secret does not open (was secret_key changed?)")]
+pub struct Unsealable;
+
+impl Sealer {
+    /// `nonce ‖ ciphertext ‖ tag`.
+    pub fn seal(&self, associated: &[u8], plain: &[u8]) -> Vec<u8> {
+        let mut nonce = [0u8; aead::NONCE_LEN];
+        aws_lc_rs::rand::fill(&mut nonce).expect("the system random number generator failed");
+        let mut sealed = plain.to_vec();
+        self.0
+            .seal_in_place_append_tag(
+                aead::Nonce::assume_unique_for_key(nonce),
+                aead::Aad::from(associated),
+                &mut sealed,
+            )
+            .expect("AES-256-GCM sealing of a short secret cannot fail");
+        let mut out = nonce.to_vec();
+        out.extend(sealed);
+        out
+    }
+
+    pub fn open(&self, associated: &[u8], sealed: &[u8]) -> Result<Vec<u8>, Unsealable> {
+        if sealed.len() < aead::NONCE_LEN {
+            return Err(Unsealable);
+        }
+        let (nonce, ciphertext) = sealed.split_at(aead::NONCE_LEN);
+        let nonce = aead::Nonce::try_assume_unique_for_key(nonce).map_err(|_| Unsealable)?;
+        let mut buffer = ciphertext.to_vec();
+        let plain = self
+            .0
+            .open_in_place(nonce, aead::Aad::from(associated), &mut buffer)
+            .map_err(|_| Unsealable)?;
+        Ok(plain.to_vec())
     }
 }
 
@@ -74,6 +120,30 @@ mod tests {
         hmac::sign(&master.hmac_key(purpose), b"message")
             .as_ref()
             .to_vec()
+    }
+
+    #[test]
+    fn a_sealed_secret_opens_only_with_its_key_and_its_associated_data() {
+        let a = MasterKey::new(&Secret::new("master-secret-0123456789abcdefghijkl".into()));
+        let b = MasterKey::new(&Secret::new("another-secret-0123456789abcdefghijk".into()));
+        let sealer = a.sealer(Purpose::TotpSecrets);
+        let sealed = sealer.seal(b"row-1", b"the secret");
+        assert_eq!(sealer.open(b"row-1", &sealed).unwrap(), b"the secret");
+        assert!(sealer.open(b"row-2", &sealed).is_err());
+        assert!(
+            a.sealer(Purpose::SigningKeys)
+                .open(b"row-1", &sealed)
+                .is_err()
+        );
+        assert!(
+            b.sealer(Purpose::TotpSecrets)
+                .open(b"row-1", &sealed)
+                .is_err()
+        );
+        let mut altered = sealed.clone();
+        altered[20] ^= 1;
+        assert!(sealer.open(b"row-1", &altered).is_err());
+        assert!(!sealed.windows(10).any(|w| w == b"the secret"));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! associated data, so a sealed secret moved to another row does not open); recovery codes are
 //! stored as HMACs; each TOTP step is accepted once per account.
 
-use aws_lc_rs::{aead, hmac};
+use aws_lc_rs::hmac;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sqlx::PgPool;
@@ -11,6 +11,7 @@ use totp_rs::Totp;
 use uuid::Uuid;
 
 use super::error::AuthError;
+use super::keys::Sealer;
 use crate::db;
 
 /// 160 random bits (RFC 4226 4, R6 recommends 160).
@@ -56,7 +57,7 @@ pub struct FactorStatus {
 
 pub struct SecondFactors {
     pool: PgPool,
-    sealing: aead::LessSafeKey,
+    sealing: Sealer,
     recovery: hmac::Key,
     issuer: String,
 }
@@ -64,7 +65,7 @@ pub struct SecondFactors {
 /// What the second-factor service works with.
 pub struct SecondFactorsParts {
     pub pool: PgPool,
-    pub sealing: aead::LessSafeKey,
+    pub sealing: Sealer,
     pub recovery: hmac::Key,
     pub issuer: String,
 }
@@ -198,38 +199,13 @@ impl SecondFactors {
     }
 
     fn seal(&self, user_id: Uuid, secret: &[u8]) -> Result<Vec<u8>, AuthError> {
-        let mut nonce = [0u8; aead::NONCE_LEN];
-        aws_lc_rs::rand::fill(&mut nonce).expect("the system random number generator failed");
-        let mut sealed = secret.to_vec();
-        self.sealing
-            .seal_in_place_append_tag(
-                aead::Nonce::assume_unique_for_key(nonce),
-                aead::Aad::from(user_id.as_bytes()),
-                &mut sealed,
-            )
-            .map_err(|_| AuthError::Internal("cannot seal a TOTP secret".into()))?;
-        let mut out = nonce.to_vec();
-        out.extend(sealed);
-        Ok(out)
+        Ok(self.sealing.seal(user_id.as_bytes(), secret))
     }
 
     fn open(&self, user_id: Uuid, sealed: &[u8]) -> Result<Vec<u8>, AuthError> {
-        if sealed.len() < aead::NONCE_LEN {
-            return Err(AuthError::Internal(
-                "a sealed TOTP secret is truncated".into(),
-            ));
-        }
-        let (nonce, ciphertext) = sealed.split_at(aead::NONCE_LEN);
-        let nonce = aead::Nonce::try_assume_unique_for_key(nonce)
-            .map_err(|_| AuthError::Internal("a sealed TOTP secret has a bad nonce".into()))?;
-        let mut buffer = ciphertext.to_vec();
-        let plain = self
-            .sealing
-            .open_in_place(nonce, aead::Aad::from(user_id.as_bytes()), &mut buffer)
-            .map_err(|_| {
-                AuthError::Internal("a TOTP secret does not open: was secret_key changed?".into())
-            })?;
-        Ok(plain.to_vec())
+        self.sealing
+            .open(user_id.as_bytes(), sealed)
+            .map_err(|e| AuthError::Internal(e.into()))
     }
 }
 

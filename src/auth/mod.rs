@@ -24,6 +24,7 @@ pub mod password;
 pub mod revocations;
 pub mod services;
 pub mod sessions;
+pub mod signing;
 pub mod throttle;
 pub mod token;
 

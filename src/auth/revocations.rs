@@ -61,6 +61,8 @@ pub struct Revocations {
     confirmed: Mutex<HashMap<Uuid, (Instant, HashSet<Uuid>)>>,
     /// Woken whenever a confirmation arrives.
     confirmation: Notify,
+    /// Told when the signing keys changed (a rotation, a revocation): `keys` on the channel.
+    keys: Notify,
     /// How long an entry matters: the longest an access token of the session can still be valid.
     keep: Duration,
 }
@@ -78,12 +80,16 @@ pub enum Verdict {
 #[derive(Debug, PartialEq, Eq)]
 enum Message {
     Revoked(Uuid),
+    KeysChanged,
     Heartbeat(Uuid),
     Ack { instance: Uuid, session: Uuid },
 }
 
 impl Message {
     fn parse(payload: &str) -> Option<Self> {
+        if payload == "keys" {
+            return Some(Self::KeysChanged);
+        }
         if let Some(instance) = payload.strip_prefix("hb:") {
             return Uuid::parse_str(instance).ok().map(Self::Heartbeat);
         }
@@ -109,6 +115,7 @@ impl Revocations {
             peers: Mutex::new(HashMap::new()),
             confirmed: Mutex::new(HashMap::new()),
             confirmation: Notify::new(),
+            keys: Notify::new(),
             // The token lifetime, the validation leeway, and a margin for clock differences.
             keep: access_token_ttl + Duration::from_secs(120),
         }
@@ -131,6 +138,11 @@ impl Revocations {
         } else {
             Verdict::Unknown
         }
+    }
+
+    /// Resolves when the signing keys changed since the last call.
+    pub async fn keys_changed(&self) {
+        self.keys.notified().await;
     }
 
     /// How many other instances were heard within the peer window: the ones a revocation waits
@@ -328,6 +340,7 @@ impl Revocations {
                 }
             }
             Some(Message::Ack { instance, session }) => self.confirm(session, instance),
+            Some(Message::KeysChanged) => self.keys.notify_one(),
             None => log::warn!("revocation listener: an unknown message"),
         }
     }

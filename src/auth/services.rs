@@ -10,6 +10,7 @@ use super::accounts::{Accounts, AccountsParts};
 use super::audit::SecurityLog;
 use super::csrf::CsrfKey;
 use super::devices::DeviceKeys;
+use super::error::AuthError;
 use super::guard::{Authenticator, AuthenticatorParts};
 use super::housekeeping::{Housekeeping, Schedule};
 use super::keys::{MasterKey, Purpose};
@@ -18,6 +19,7 @@ use super::owners::SessionOwners;
 use super::password::{HashError, PasswordHasher};
 use super::revocations::Revocations;
 use super::sessions::{RefreshPolicy, Sessions, SessionsParts};
+use super::signing::{SigningKeys, SigningKeysParts};
 use super::throttle::Throttle;
 use super::token::TokenKeys;
 use crate::config::{Settings, ThrottleSettings};
@@ -35,6 +37,8 @@ pub struct Core {
     pub log: Arc<SecurityLog>,
     /// For the metrics: the instances a revocation waits for.
     pub revocations: Arc<Revocations>,
+    /// The server's own signing keys: the JWKS, rotation, the command line.
+    pub signing: Arc<SigningKeys>,
     /// The revocation listener and the purges.
     pub housekeeping: Housekeeping,
 }
@@ -46,6 +50,8 @@ pub enum StartError {
     Hasher(#[from] HashError),
     #[error("cannot open the security log: {0}")]
     Log(#[from] std::io::Error),
+    #[error("cannot load the signing keys: {0}")]
+    Keys(#[from] AuthError),
 }
 
 impl Core {
@@ -59,8 +65,21 @@ impl Core {
             )
             .await?,
         );
-        let keys = Arc::new(TokenKeys::new(settings));
         let master = MasterKey::new(&settings.master_secret);
+        let keys = Arc::new(
+            if settings.jwt_algorithm == jsonwebtoken::Algorithm::HS256 {
+                TokenKeys::new(settings)
+            } else {
+                TokenKeys::with_ring(settings)
+            },
+        );
+        let signing = Arc::new(SigningKeys::new(SigningKeysParts {
+            pool: pool.clone(),
+            sealer: master.sealer(Purpose::SigningKeys),
+            settings: settings.clone(),
+            tokens: Arc::clone(&keys),
+        }));
+        signing.start().await?;
         let revocations = Arc::new(Revocations::new(settings.access_token_ttl));
         let owners = Arc::new(SessionOwners::default());
         let sessions = Sessions::new(SessionsParts {
@@ -94,7 +113,7 @@ impl Core {
             devices: DeviceKeys::derive(&master),
             factors: Arc::new(SecondFactors::new(SecondFactorsParts {
                 pool: pool.clone(),
-                sealing: master.aead_key(Purpose::TotpSecrets),
+                sealing: master.sealer(Purpose::TotpSecrets),
                 recovery: master.hmac_key(Purpose::RecoveryCodes),
                 issuer: settings.totp_issuer.clone(),
             })),
@@ -116,7 +135,9 @@ impl Core {
             hasher,
             log,
             revocations: Arc::clone(&revocations),
+            signing: Arc::clone(&signing),
             housekeeping: Housekeeping {
+                signing,
                 pool,
                 schedule: Schedule {
                     purge_every: settings.session_purge_interval,

@@ -154,13 +154,13 @@ impl Sessions {
             },
         )
         .await?;
-        Ok(self.tokens_for(
+        self.tokens_for(
             user.user_id,
             user.username,
             session_id,
             refresh_token,
             &user.amr,
-        ))
+        )
     }
 
     fn tokens_for(
@@ -170,18 +170,25 @@ impl Sessions {
         session_id: Uuid,
         refresh_token: String,
         amr: &[String],
-    ) -> SignIn {
+    ) -> Result<SignIn, AuthError> {
         self.owners.remember(session_id, user_id);
         let ttl = self.keys.ttl().as_secs();
-        SignIn {
-            access_token: self.keys.issue_with(user_id, session_id, &username, amr),
+        let access_token = self
+            .keys
+            .issue_with(user_id, session_id, &username, amr)
+            .map_err(|e| {
+                log::error!("cannot issue an access token: {e}");
+                AuthError::Unavailable
+            })?;
+        Ok(SignIn {
+            access_token,
             user_id,
             username,
             session_id,
             refresh_token,
             expires_in: ttl,
             expires_at: OffsetDateTime::now_utc().unix_timestamp() + ttl as i64,
-        }
+        })
     }
 
     /// Exchanges a refresh token for a new pair of the same session (rotation). A spent token
@@ -215,7 +222,7 @@ impl Sessions {
                         .user(user_id)
                         .session(session_id),
                 );
-                Ok(self.tokens_for(user_id, username, session_id, next, &amr))
+                self.tokens_for(user_id, username, session_id, next, &amr)
             }
             Rotation::Refused => {
                 self.log

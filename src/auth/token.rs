@@ -60,44 +60,167 @@ pub enum TokenError {
 
 /// The signing and verifying keys and the rules, built once.
 pub struct TokenKeys {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    header: Header,
-    validation: Validation,
+    keys: Keys,
     issuer: String,
     audience: String,
     ttl: Duration,
     verified: VerifiedTokens,
 }
 
+/// HS256 with the shared `jwt_secret` (the seed's scheme), or the server's own key pairs.
+enum Keys {
+    Shared(Box<Shared>),
+    /// Replaced whole when the keys change (rotation, revocation).
+    Ring(RwLock<Arc<Ring>>),
+}
+
+/// The HS256 key and its rules.
+struct Shared {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    header: Header,
+    validation: Validation,
+}
+
+/// The server's keys as one instance uses them: the one that signs, and the ones it accepts.
+#[derive(Default)]
+pub struct Ring {
+    signing: Option<SigningKey>,
+    verifying: HashMap<String, VerifyingKey>,
+}
+
+struct SigningKey {
+    kid: String,
+    alg: Algorithm,
+    encoding: EncodingKey,
+}
+
+struct VerifyingKey {
+    alg: Algorithm,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl Ring {
+    /// A ring signing with `signing` (kid, alg, PKCS#8 DER) and accepting `verifying`
+    /// (kid, alg, the JWK's public components).
+    pub fn new(
+        signing: Option<(String, Algorithm, Vec<u8>)>,
+        verifying: Vec<(String, Algorithm, DecodingKey)>,
+        settings: &Settings,
+    ) -> Self {
+        Self {
+            signing: signing.map(|(kid, alg, pkcs8)| SigningKey {
+                kid,
+                alg,
+                encoding: match alg {
+                    Algorithm::ES256 => EncodingKey::from_ec_der(&pkcs8),
+                    _ => EncodingKey::from_ed_der(&pkcs8),
+                },
+            }),
+            verifying: verifying
+                .into_iter()
+                .map(|(kid, alg, decoding)| {
+                    let validation = validation(alg, &settings.jwt_issuer, &settings.jwt_audience);
+                    (
+                        kid,
+                        VerifyingKey {
+                            alg,
+                            decoding,
+                            validation,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The kid that signs, if any.
+    pub fn signing_kid(&self) -> Option<&str> {
+        self.signing.as_ref().map(|k| k.kid.as_str())
+    }
+}
+
+/// NOTE: one algorithm per key (RFC 8725 2.1, 3.1): a token whose header names any other, `none`
+/// included, is refused before its signature is looked at. Header fields such as `jwk`, `jku`
+/// or `x5u` never select a key; `kid` chooses among our own keys only.
+fn validation(alg: Algorithm, issuer: &str, audience: &str) -> Validation {
+    let mut validation = Validation::new(alg);
+    validation.leeway = LEEWAY_SECONDS;
+    validation.validate_exp = true;
+    validation.validate_nbf = true;
+    validation.validate_aud = true;
+    validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[audience]);
+    validation
+}
+
+/// No key can sign right now (all revoked, none made yet): a sign-in answers 503.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("no signing key is current")]
+pub struct NoSigningKey;
+
 impl TokenKeys {
+    /// HS256 with `jwt_secret`.
     pub fn new(settings: &Settings) -> Self {
         let secret = settings.jwt_secret.expose().as_bytes();
-
         let mut header = Header::new(Algorithm::HS256);
         header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
+        Self::with(
+            settings,
+            Keys::Shared(Box::new(Shared {
+                encoding: EncodingKey::from_secret(secret),
+                decoding: DecodingKey::from_secret(secret),
+                header,
+                validation: validation(
+                    Algorithm::HS256,
+                    &settings.jwt_issuer,
+                    &settings.jwt_audience,
+                ),
+            })),
+        )
+    }
 
-        // NOTE: one algorithm only (RFC 8725 2.1, 3.1): a token whose header names any other,
-        // `none` included, is refused before its signature is looked at. The key is fixed: header
-        // fields such as `jwk`, `jku`, `x5u` or `kid` never select one.
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = LEEWAY_SECONDS;
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
-        validation.validate_aud = true;
-        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
-        validation.set_issuer(&[&settings.jwt_issuer]);
-        validation.set_audience(&[&settings.jwt_audience]);
+    /// The server's own keys (EdDSA or ES256); empty until [`TokenKeys::install`].
+    pub fn with_ring(settings: &Settings) -> Self {
+        Self::with(settings, Keys::Ring(RwLock::new(Arc::new(Ring::default()))))
+    }
 
+    fn with(settings: &Settings, keys: Keys) -> Self {
         Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            header,
-            validation,
+            keys,
             issuer: settings.jwt_issuer.clone(),
             audience: settings.jwt_audience.clone(),
             ttl: settings.access_token_ttl,
             verified: VerifiedTokens::default(),
+        }
+    }
+
+    /// Puts a new set of keys in place. Tokens remembered as verified are forgotten when a key
+    /// they may have been signed with is gone (revoked or expired), so they are checked afresh.
+    pub fn install(&self, ring: Ring) {
+        let Keys::Ring(current) = &self.keys else {
+            return;
+        };
+        let Ok(mut current) = current.write() else {
+            return;
+        };
+        let lost = current
+            .verifying
+            .keys()
+            .any(|kid| !ring.verifying.contains_key(kid));
+        *current = Arc::new(ring);
+        if lost {
+            self.verified.clear();
+        }
+    }
+
+    /// The kid that signs now, when the server's own keys are in use.
+    pub fn signing_kid(&self) -> Option<String> {
+        match &self.keys {
+            Keys::Shared(_) => None,
+            Keys::Ring(ring) => ring.read().ok()?.signing_kid().map(str::to_owned),
         }
     }
 
@@ -107,9 +230,10 @@ impl TokenKeys {
     }
 
     /// Issues an access token for a session signed in with a password alone, valid from now for
-    /// [`TokenKeys::ttl`].
+    /// [`TokenKeys::ttl`]. For tests and benches on HS256, where signing cannot fail.
     pub fn issue(&self, user_id: Uuid, session_id: Uuid, username: &str) -> String {
         self.issue_with(user_id, session_id, username, &["pwd".to_owned()])
+            .expect("a shared secret always signs")
     }
 
     /// Issues an access token for a session, saying how its user proved who they are.
@@ -119,7 +243,7 @@ impl TokenKeys {
         session_id: Uuid,
         username: &str,
         amr: &[String],
-    ) -> String {
+    ) -> Result<String, NoSigningKey> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let claims = Claims {
             sub: user_id,
@@ -133,13 +257,34 @@ impl TokenKeys {
             preferred_username: Some(username.to_owned()),
             amr: amr.to_vec(),
         };
-        self.sign(&claims)
+        self.try_sign(&claims)
     }
 
     /// Signs arbitrary claims with our header; tests and benches use it to build edge cases.
     pub fn sign(&self, claims: &Claims) -> String {
-        jsonwebtoken::encode(&self.header, claims, &self.encoding)
-            .expect("HS256 signing with a valid key cannot fail")
+        self.try_sign(claims).expect("a signing key is current")
+    }
+
+    fn try_sign(&self, claims: &Claims) -> Result<String, NoSigningKey> {
+        match &self.keys {
+            Keys::Shared(shared) => {
+                Ok(
+                    jsonwebtoken::encode(&shared.header, claims, &shared.encoding)
+                        .expect("HS256 signing with a valid key cannot fail"),
+                )
+            }
+            Keys::Ring(ring) => {
+                let ring = ring.read().map_err(|_| NoSigningKey)?.clone();
+                let key = ring.signing.as_ref().ok_or(NoSigningKey)?;
+                let mut header = Header::new(key.alg);
+                header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
+                header.kid = Some(key.kid.clone());
+                jsonwebtoken::encode(&header, claims, &key.encoding).map_err(|e| {
+                    log::error!("signing with key {} failed: {e}", key.kid);
+                    NoSigningKey
+                })
+            }
+        }
     }
 
     /// Verifies a token: its signature, algorithm, type and claims, as [`TokenKeys::verify_uncached`]
@@ -180,19 +325,42 @@ impl TokenKeys {
         if names_critical_extensions(token) {
             return Err(TokenError::Invalid("crit header"));
         }
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|e| match e.kind() {
-                ErrorKind::ExpiredSignature => TokenError::Expired,
-                ErrorKind::InvalidSignature => TokenError::Invalid("bad signature"),
-                ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
-                    TokenError::Invalid("wrong algorithm")
+        let data = match &self.keys {
+            Keys::Shared(shared) => {
+                jsonwebtoken::decode::<Claims>(token, &shared.decoding, &shared.validation)
+            }
+            Keys::Ring(ring) => {
+                let ring = ring
+                    .read()
+                    .map_err(|_| TokenError::Invalid("keys unavailable"))?
+                    .clone();
+                let header = jsonwebtoken::decode_header(token)
+                    .map_err(|_| TokenError::Invalid("malformed"))?;
+                // The kid chooses among our own keys only, and the key fixes the algorithm: a
+                // header naming another (HS256 "signed" with the public key, `none`) is refused.
+                let kid = header.kid.as_deref().ok_or(TokenError::Invalid("no kid"))?;
+                let key = ring
+                    .verifying
+                    .get(kid)
+                    .ok_or(TokenError::Invalid("unknown kid"))?;
+                if header.alg != key.alg {
+                    return Err(TokenError::Invalid("wrong algorithm"));
                 }
-                ErrorKind::ImmatureSignature => TokenError::Invalid("not yet valid"),
-                ErrorKind::InvalidIssuer => TokenError::Invalid("wrong issuer"),
-                ErrorKind::InvalidAudience => TokenError::Invalid("wrong audience"),
-                ErrorKind::MissingRequiredClaim(_) => TokenError::Invalid("missing claim"),
-                _ => TokenError::Invalid("malformed"),
-            })?;
+                jsonwebtoken::decode::<Claims>(token, &key.decoding, &key.validation)
+            }
+        }
+        .map_err(|e| match e.kind() {
+            ErrorKind::ExpiredSignature => TokenError::Expired,
+            ErrorKind::InvalidSignature => TokenError::Invalid("bad signature"),
+            ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+                TokenError::Invalid("wrong algorithm")
+            }
+            ErrorKind::ImmatureSignature => TokenError::Invalid("not yet valid"),
+            ErrorKind::InvalidIssuer => TokenError::Invalid("wrong issuer"),
+            ErrorKind::InvalidAudience => TokenError::Invalid("wrong audience"),
+            ErrorKind::MissingRequiredClaim(_) => TokenError::Invalid("missing claim"),
+            _ => TokenError::Invalid("malformed"),
+        })?;
         let typ_ok = data.header.typ.as_deref().is_some_and(|t| {
             t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt")
         });
@@ -223,6 +391,12 @@ fn names_critical_extensions(token: &str) -> bool {
 struct VerifiedTokens(RwLock<HashMap<Box<str>, Arc<Claims>>>);
 
 impl VerifiedTokens {
+    fn clear(&self) {
+        if let Ok(mut map) = self.0.write() {
+            map.clear();
+        }
+    }
+
     fn get(&self, token: &str) -> Option<Arc<Claims>> {
         self.0.read().ok()?.get(token).cloned()
     }

@@ -4,6 +4,7 @@
 //! implements its [`rocket_db_pools::Pool`] trait over a current sqlx instead; `#[derive(Database)]`,
 //! `&Db` and `Connection<Db>` then work as usual, configured from `databases.main`.
 
+pub mod keys;
 pub mod mfa;
 pub mod seed;
 pub mod sessions;

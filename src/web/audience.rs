@@ -47,6 +47,7 @@ fn is_json_only(route: &Route) -> bool {
                 | "/readyz"
                 | "/openapi.json"
                 | "/metrics"
+                | "/.well-known/jwks.json"
         ),
         Method::Post => route.uri.as_str() == "/token/refresh",
         _ => false,

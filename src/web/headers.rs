@@ -80,7 +80,10 @@ impl Fairing for SecurityHeaders {
             },
         ));
         // Static assets hold nothing about anyone; everything else may (OWASP ASVS 14.3.2).
-        if !req.uri().path().starts_with("/static/") {
+        // The published keys are public and meant to be cached (CONTRACT.md section 6).
+        let public =
+            req.uri().path().starts_with("/static/") || req.uri().path() == super::jwks::PATH;
+        if !public {
             res.set_header(Header::new("Cache-Control", "no-store"));
         }
         // Rocket adds its `Server` banner before response fairings run, unless `ident = false`.

@@ -10,6 +10,7 @@ pub mod error;
 pub mod fields;
 pub mod guard;
 pub mod headers;
+pub mod jwks;
 pub mod me;
 pub mod metrics;
 pub mod mfa;

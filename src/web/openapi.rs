@@ -120,6 +120,13 @@ pub fn document(policy: &PasswordPolicy) -> Value {
                     ("429", &e429),
                 ])
             }},
+            "/.well-known/jwks.json": {"get": {
+                "summary": "The public keys that verify access tokens (RFC 7517); empty with HS256",
+                "responses": {"200": {
+                    "description": "The published set; `Cache-Control: public, max-age=jwks_max_age`.",
+                    "content": {"application/jwk-set+json": {"schema": schema("JwkSet")}}
+                }}
+            }},
             "/login/mfa": {"post": {
                 "summary": "Second step of a sign-in: a TOTP code or a recovery code",
                 "requestBody": json_body("SecondFactor", json!({"mfa_token": "…", "code": "123456"})),
@@ -258,7 +265,7 @@ pub fn document(policy: &PasswordPolicy) -> Value {
         },
         "components": {
             "securitySchemes": {
-                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (at+jwt, HS256)"}
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (at+jwt; EdDSA by default, ES256 or HS256 as configured)"}
             },
             "schemas": {
                 "Registration": {
@@ -278,6 +285,18 @@ pub fn document(policy: &PasswordPolicy) -> Value {
                         "username": {"type": "string", "minLength": 1, "pattern": NO_CONTROL_CHARACTERS, "description": "In any letter case. A name no account can have is answered like a wrong password."},
                         "password": any_password.clone()
                     }
+                },
+                "JwkSet": {
+                    "type": "object", "required": ["keys"],
+                    "properties": {"keys": {"type": "array", "items": {
+                        "type": "object", "required": ["kty", "crv", "x", "kid", "alg", "use"],
+                        "properties": {
+                            "kty": {"enum": ["OKP", "EC"]}, "crv": {"enum": ["Ed25519", "P-256"]},
+                            "x": {"type": "string"}, "y": {"type": "string"},
+                            "kid": {"type": "string", "description": "The RFC 7638 thumbprint."},
+                            "alg": {"enum": ["EdDSA", "ES256"]}, "use": {"const": "sig"}
+                        }
+                    }}}
                 },
                 "SecondFactor": {
                     "type": "object", "required": ["mfa_token", "code"],

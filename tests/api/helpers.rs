@@ -66,6 +66,9 @@ pub fn test_figment(database_url: &str) -> Figment {
         .merge(("databases.main.url", database_url))
         .merge(("databases.main.max_connections", 8))
         .merge(("databases.main.min_connections", 0))
+        // The seed's scheme, so tests can forge tokens with the shared secret; the server's own
+        // keys (EdDSA, ES256) are tested in `keys.rs`.
+        .merge(("jwt_algorithm", "HS256"))
         .merge(("jwt_secret", TEST_SECRET))
         .merge(("secret_key", TEST_MASTER_SECRET))
         // The lowest cost allowed: tests hash often. Cost 12 (the default) is covered by unit

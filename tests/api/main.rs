@@ -2,6 +2,7 @@
 //! Needs DATABASE_URL (a role that may create databases); `scripts/test` provides one.
 
 mod helpers;
+mod keys;
 
 mod abuse;
 mod browser;
