@@ -1,4 +1,4 @@
-//! Access tokens: HS256 JWTs of type `at+jwt` (RFC 9068), issued and verified with keys and a
+//! Access tokens: JWTs of type `at+jwt` (RFC 9068), issued and verified with keys and a
 //! `Validation` built once at start-up: HS256 with the shared secret, or a ring of the server's
 //! own keys (EdDSA/ES256) that `signing.rs` keeps current. (A third of this file is its tests:
 //! the remembered-token path is checked against jsonwebtoken's own answers, edge by edge.)
