@@ -16,20 +16,20 @@ pub struct StoredKey {
 }
 
 /// Every key, newest activation first.
-pub async fn list_keys(pool: &PgPool) -> Result<Vec<StoredKey>, sqlx::Error> {
+pub async fn list_keys(executor: impl sqlx::PgExecutor<'_>) -> Result<Vec<StoredKey>, sqlx::Error> {
     sqlx::query_as!(
         StoredKey,
         "SELECT kid, alg, private_sealed, public_jwk, publish_at, activate_at, revoked_at
            FROM signing_keys ORDER BY activate_at DESC, created_at DESC"
     )
-    .fetch_all(pool)
+    .fetch_all(executor)
     .await
 }
 
 /// The database's clock, the same for every instance.
-pub async fn now(pool: &PgPool) -> Result<OffsetDateTime, sqlx::Error> {
+pub async fn now(executor: impl sqlx::PgExecutor<'_>) -> Result<OffsetDateTime, sqlx::Error> {
     sqlx::query_scalar!(r#"SELECT now() AS "now!""#)
-        .fetch_one(pool)
+        .fetch_one(executor)
         .await
 }
 
@@ -37,22 +37,14 @@ pub async fn now(pool: &PgPool) -> Result<OffsetDateTime, sqlx::Error> {
 /// returns: several instances deciding at once add one key, not one each.
 pub async fn add_key_if<F>(pool: &PgPool, decide: F) -> Result<bool, sqlx::Error>
 where
-    F: FnOnce(&[StoredKey], OffsetDateTime) -> Option<OwnedNewKey>,
+    F: FnOnce(&[StoredKey], OffsetDateTime) -> Option<NewKey>,
 {
     let mut tx = pool.begin().await?;
     sqlx::query!("SELECT pg_advisory_xact_lock(hashtextextended('gatehouse signing keys', 0))")
         .execute(&mut *tx)
         .await?;
-    let now: OffsetDateTime = sqlx::query_scalar!(r#"SELECT now() AS "now!""#)
-        .fetch_one(&mut *tx)
-        .await?;
-    let keys = sqlx::query_as!(
-        StoredKey,
-        "SELECT kid, alg, private_sealed, public_jwk, publish_at, activate_at, revoked_at
-           FROM signing_keys ORDER BY activate_at DESC, created_at DESC"
-    )
-    .fetch_all(&mut *tx)
-    .await?;
+    let now = now(&mut *tx).await?;
+    let keys = list_keys(&mut *tx).await?;
     let Some(key) = decide(&keys, now) else {
         tx.rollback().await?;
         return Ok(false);
@@ -77,7 +69,7 @@ where
 }
 
 /// A key to add, owned (made inside the lock).
-pub struct OwnedNewKey {
+pub struct NewKey {
     pub kid: String,
     pub alg: String,
     pub private_sealed: Vec<u8>,
