@@ -22,7 +22,7 @@ use super::keys::Sealer;
 use super::token::{Ring, TokenKeys};
 use crate::config::Settings;
 use crate::db;
-use crate::db::keys::{NewKey, StoredKey};
+use crate::db::keys::StoredKey;
 
 /// Which keys do what at a moment: indexes into the stored keys.
 #[derive(Debug, PartialEq, Eq)]
@@ -336,7 +336,7 @@ fn new_key(
     sealer: &Sealer,
     publish_at: OffsetDateTime,
     activate_at: OffsetDateTime,
-) -> NewKey {
+) -> StoredKey {
     let rng = aws_lc_rs::rand::SystemRandom::new();
     let (pkcs8, mut jwk, alg_name) = match alg {
         Algorithm::ES256 => {
@@ -370,13 +370,14 @@ fn new_key(
     jwk["kid"] = json!(kid);
     jwk["alg"] = json!(alg_name);
     jwk["use"] = json!("sig");
-    NewKey {
+    StoredKey {
         private_sealed: sealer.seal(kid.as_bytes(), &pkcs8),
         kid,
         alg: alg_name.to_owned(),
         public_jwk: jwk,
         publish_at,
         activate_at,
+        revoked_at: None,
     }
 }
 

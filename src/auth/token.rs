@@ -135,11 +135,6 @@ impl Ring {
                 .collect(),
         }
     }
-
-    /// The kid that signs, if any.
-    pub fn signing_kid(&self) -> Option<&str> {
-        self.signing.as_ref().map(|k| k.kid.as_str())
-    }
 }
 
 /// NOTE: one algorithm per key (RFC 8725 2.1, 3.1): a token whose header names any other, `none`
@@ -214,14 +209,6 @@ impl TokenKeys {
         *current = Arc::new(ring);
         if lost {
             self.verified.clear();
-        }
-    }
-
-    /// The kid that signs now, when the server's own keys are in use.
-    pub fn signing_kid(&self) -> Option<String> {
-        match &self.keys {
-            Keys::Shared(_) => None,
-            Keys::Ring(ring) => ring.read().ok()?.signing_kid().map(str::to_owned),
         }
     }
 

@@ -3,7 +3,7 @@
 use sqlx::PgPool;
 use time::OffsetDateTime;
 
-/// One key as stored.
+/// One key as stored (or about to be: a new key is one with `revoked_at` unset).
 #[derive(Debug, Clone)]
 pub struct StoredKey {
     pub kid: String,
@@ -37,7 +37,7 @@ pub async fn now(executor: impl sqlx::PgExecutor<'_>) -> Result<OffsetDateTime, 
 /// returns: several instances deciding at once add one key, not one each.
 pub async fn add_key_if<F>(pool: &PgPool, decide: F) -> Result<bool, sqlx::Error>
 where
-    F: FnOnce(&[StoredKey], OffsetDateTime) -> Option<NewKey>,
+    F: FnOnce(&[StoredKey], OffsetDateTime) -> Option<StoredKey>,
 {
     let mut tx = pool.begin().await?;
     sqlx::query!("SELECT pg_advisory_xact_lock(hashtextextended('gatehouse signing keys', 0))")
@@ -66,16 +66,6 @@ where
         .await?;
     tx.commit().await?;
     Ok(true)
-}
-
-/// A key to add, owned (made inside the lock).
-pub struct NewKey {
-    pub kid: String,
-    pub alg: String,
-    pub private_sealed: Vec<u8>,
-    pub public_jwk: serde_json::Value,
-    pub publish_at: OffsetDateTime,
-    pub activate_at: OffsetDateTime,
 }
 
 /// Revokes a key; every instance is told at commit. `false` when there is no such live key.
