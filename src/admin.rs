@@ -103,7 +103,11 @@ pub async fn create_user(
         username: username.to_owned(),
         password,
     };
-    match core.accounts.create(raw, &Origin::command_line()).await {
+    match core
+        .accounts
+        .create(raw, None, &Origin::command_line())
+        .await
+    {
         Ok(registered) => Ok(registered.user),
         Err(AuthError::InvalidInput(fields)) => {
             let problems: Vec<String> = fields

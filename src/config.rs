@@ -93,6 +93,18 @@ struct RawSettings {
     metrics_token: Option<Secret>,
     #[serde(default)]
     allow_generated_secret: bool,
+    #[serde(default = "defaults::public_origin")]
+    public_origin: String,
+    #[serde(default)]
+    smtp_url: Option<Secret>,
+    #[serde(default = "defaults::mail_from")]
+    mail_from: String,
+    #[serde(default = "defaults::mail_retry_initial")]
+    mail_retry_initial: u64,
+    #[serde(default = "defaults::recovery_ip_limit")]
+    recovery_ip_limit: u32,
+    #[serde(default)]
+    dev_mailbox: bool,
 }
 
 mod defaults {
@@ -154,6 +166,19 @@ mod defaults {
     pub fn totp_issuer() -> String {
         "Gatehouse".into()
     }
+    /// What `scripts/run` serves.
+    pub fn public_origin() -> String {
+        "http://localhost:8000".into()
+    }
+    pub fn mail_from() -> String {
+        "Gatehouse <gatehouse@localhost>".into()
+    }
+    pub fn mail_retry_initial() -> u64 {
+        30
+    }
+    pub fn recovery_ip_limit() -> u32 {
+        10
+    }
     /// One year (OWASP HTTP Strict Transport Security Cheat Sheet).
     pub fn hsts_max_age() -> u64 {
         31_536_000
@@ -198,6 +223,17 @@ pub struct Settings {
     pub metrics_enabled: bool,
     /// When set, `/metrics` needs `Authorization: Bearer <it>`; otherwise only loopback gets it.
     pub metrics_token: Option<Secret>,
+    /// `scheme://host[:port]` the site is reached at: the links in mail point here.
+    pub public_origin: String,
+    /// Where mail is handed over (`smtp://host:port`, `smtps://user:pass@host`); without it mail
+    /// waits in the outbox.
+    pub smtp_url: Option<Secret>,
+    /// The `From` of every mail.
+    pub mail_from: String,
+    /// The first retry of a failed delivery waits this long; each next one twice as long.
+    pub mail_retry_initial: Duration,
+    /// Whether `GET /dev/mailbox` shows the outbox (to loopback clients).
+    pub dev_mailbox: bool,
 }
 
 /// Throttling limits (CONTRACT.md section 3).
@@ -213,6 +249,9 @@ pub struct ThrottleSettings {
     /// Password checks of signed-in users (password change, deletion) per account and per
     /// client address per minute, right or wrong.
     pub password_check_limit: u32,
+    /// Recovery requests (forgotten password, reset, address verification) per client address
+    /// per minute.
+    pub recovery_ip_limit: u32,
     /// Password hashes one client address may have queued or running on this instance at once:
     /// more get `429` at once, so one client cannot fill the hashing queue for everyone.
     pub password_hash_per_client: usize,
@@ -255,6 +294,15 @@ pub enum ConfigError {
     TotpIssuer,
     #[error("metrics_token must be at least 16 characters")]
     ShortMetricsToken,
+    #[error(
+        "public_origin is {0:?}: it must be http:// or https:// and a host, with an optional \
+         port and nothing else, e.g. https://auth.example.com"
+    )]
+    PublicOrigin(String),
+    #[error("smtp_url must start with smtp:// or smtps://")]
+    SmtpUrl,
+    #[error("mail_from is {0:?}: it must be an address, e.g. \"Gatehouse <auth@example.com>\"")]
+    MailFrom(String),
     #[error("{0} must be greater than zero")]
     Zero(&'static str),
 }
@@ -312,6 +360,7 @@ impl Settings {
             ("access_token_ttl", raw.access_token_ttl as usize),
             ("refresh_token_ttl", raw.refresh_token_ttl as usize),
             ("password_hash_queue", raw.password_hash_queue),
+            ("mail_retry_initial", raw.mail_retry_initial as usize),
             (
                 "session_purge_interval",
                 raw.session_purge_interval as usize,
@@ -327,6 +376,17 @@ impl Settings {
             .is_some_and(|t| !t.expose().is_empty() && t.expose().len() < 16)
         {
             return Err(ConfigError::ShortMetricsToken);
+        }
+        let public_origin = check_public_origin(&raw.public_origin)
+            .ok_or_else(|| ConfigError::PublicOrigin(raw.public_origin.clone()))?;
+        let smtp_url = raw.smtp_url.filter(|u| !u.expose().is_empty());
+        if smtp_url.as_ref().is_some_and(|u| {
+            !(u.expose().starts_with("smtp://") || u.expose().starts_with("smtps://"))
+        }) {
+            return Err(ConfigError::SmtpUrl);
+        }
+        if raw.mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ConfigError::MailFrom(raw.mail_from));
         }
         let threads = match raw.password_hash_threads {
             Some(0) => return Err(ConfigError::Zero("password_hash_threads")),
@@ -357,6 +417,7 @@ impl Settings {
                 login_ip_limit: raw.login_ip_limit,
                 register_ip_limit: raw.register_ip_limit,
                 password_check_limit: raw.password_check_limit,
+                recovery_ip_limit: raw.recovery_ip_limit,
                 password_hash_per_client: raw.password_hash_per_client.unwrap_or(threads).max(1),
             },
             security_log: raw.security_log.filter(|p| !p.is_empty()),
@@ -364,9 +425,45 @@ impl Settings {
             totp_issuer: raw.totp_issuer,
             metrics_enabled: raw.metrics_enabled,
             metrics_token: raw.metrics_token.filter(|t| !t.expose().is_empty()),
+            public_origin,
+            smtp_url,
+            mail_from: raw.mail_from,
+            mail_retry_initial: Duration::from_secs(raw.mail_retry_initial),
+            dev_mailbox: raw.dev_mailbox,
         };
         Ok((settings, generated))
     }
+}
+
+/// `scheme://host[:port]` with nothing after it, a trailing `/` dropped; `None` otherwise.
+fn check_public_origin(raw: &str) -> Option<String> {
+    let trimmed = raw.strip_suffix('/').unwrap_or(raw);
+    let rest = trimmed
+        .strip_prefix("https://")
+        .or_else(|| trimmed.strip_prefix("http://"))?;
+    let (host_ok, port) = match rest.strip_prefix('[') {
+        Some(bracketed) => {
+            let (v6, tail) = bracketed.split_once(']')?;
+            let port = match tail {
+                "" => None,
+                tail => Some(tail.strip_prefix(':')?),
+            };
+            (v6.parse::<std::net::Ipv6Addr>().is_ok(), port)
+        }
+        None => {
+            let (host, port) = match rest.split_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (rest, None),
+            };
+            let ok = !host.is_empty()
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'));
+            (ok, port)
+        }
+    };
+    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
+    (host_ok && port_ok).then(|| trimmed.to_owned())
 }
 
 #[cfg(test)]
@@ -431,6 +528,59 @@ mod tests {
             Settings::from_figment(&figment(&[("jwt_secret", "x".repeat(31).into())])).unwrap_err();
         assert!(matches!(err, ConfigError::ShortSecret(31)));
         assert!(Settings::from_figment(&figment(&[("jwt_secret", "x".repeat(32).into())])).is_ok());
+    }
+
+    #[test]
+    fn public_origin_is_a_scheme_a_host_and_a_port_only() {
+        for (ok, kept) in [
+            ("http://localhost:8000", "http://localhost:8000"),
+            ("https://auth.example.com/", "https://auth.example.com"),
+            ("http://[::1]:8000", "http://[::1]:8000"),
+        ] {
+            assert_eq!(check_public_origin(ok).as_deref(), Some(kept));
+        }
+        for bad in [
+            "localhost:8000",
+            "ftp://example.com",
+            "https://example.com/path",
+            "https://example.com?x=1",
+            "https://user@example.com",
+            "https://example.com:0",
+            "https://example.com:99999",
+            "https://",
+            "http://[::1",
+        ] {
+            assert_eq!(check_public_origin(bad), None, "{bad}");
+        }
+        let err = Settings::from_figment(&figment(&[(
+            "public_origin",
+            serde_json::Value::from("example.com"),
+        )]))
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::PublicOrigin(_)));
+    }
+
+    #[test]
+    fn mail_settings_are_checked() {
+        let smtp = (
+            "smtp_url",
+            serde_json::Value::from("http://mail.example.com"),
+        );
+        assert!(matches!(
+            Settings::from_figment(&figment(&[smtp])).unwrap_err(),
+            ConfigError::SmtpUrl
+        ));
+        let from = ("mail_from", serde_json::Value::from("not an address"));
+        assert!(matches!(
+            Settings::from_figment(&figment(&[from])).unwrap_err(),
+            ConfigError::MailFrom(_)
+        ));
+        let smtp = (
+            "smtp_url",
+            serde_json::Value::from("smtps://u:p@mail.example.com"),
+        );
+        let settings = Settings::from_figment(&figment(&[smtp])).unwrap().0;
+        assert_eq!(format!("{:?}", settings.smtp_url), "Some(***)");
     }
 
     #[test]

@@ -3,6 +3,9 @@
 //! [`build`] assembles the whole application from a figment; the binary and the tests both call it.
 //! The layers point down only: `web` (and the command line in `admin`) → `auth` → `db` → `domain`.
 
+// The OpenAPI document is one `json!` literal, deeper than the default limit.
+#![recursion_limit = "256"]
+
 pub mod admin;
 pub mod auth;
 pub mod config;
@@ -65,6 +68,9 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         .mount("/", web::openapi::routes())
         .mount("/", web::ops::routes())
         .mount("/", web::jwks::routes())
+        .mount("/", web::email::routes())
+        .mount("/", web::recovery::routes())
+        .mount("/", web::mailbox::routes())
         .mount("/static", FileServer::from(static_dir))
         .register("/", web::catchers::catchers())
 }
@@ -117,5 +123,11 @@ async fn ignite_core(rocket: Rocket<Build>) -> rocket::fairing::Result {
             max_age: settings.jwks_max_age.as_secs(),
         })
         .manage(core.password_policy)
+        .manage(core.addresses.as_ref().clone())
+        .manage(core.recovery)
+        .manage(web::mailbox::DevMailbox {
+            outbox: core.outbox,
+            enabled: settings.dev_mailbox,
+        })
         .manage(core.housekeeping))
 }

@@ -9,11 +9,13 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
+use super::addresses::Addresses;
 use super::audit::{Event, SecurityLog};
 use super::blocklist::CommonPasswords;
 use super::client::{ClientInfo, Origin};
 use super::devices::{DeviceKeys, KnownDevice};
 use super::error::AuthError;
+use super::mail::{Notice, Outbox};
 use super::mfa::SecondFactors;
 use super::password::HashError;
 use super::password::PasswordHasher;
@@ -23,9 +25,11 @@ use super::throttle::{Limited, Throttle};
 use crate::db;
 use crate::db::users::{StoredCredentials, User};
 use crate::domain::{
-    Credentials, FieldErrors, NewAccount, Password, PasswordPolicy, RawCredentials, Username,
+    Credentials, EmailAddress, FieldErrors, NewAccount, Password, PasswordPolicy, RawCredentials,
+    Username,
 };
 
+pub mod email;
 pub mod second_factor;
 
 /// Where a sign-in stands after the caller's last step.
@@ -60,9 +64,11 @@ pub struct Accounts {
     revocations: Arc<Revocations>,
     log: Arc<SecurityLog>,
     policy: PasswordPolicy,
-    common_passwords: CommonPasswords,
+    common_passwords: Arc<CommonPasswords>,
     devices: DeviceKeys,
     factors: Arc<SecondFactors>,
+    outbox: Arc<Outbox>,
+    addresses: Arc<Addresses>,
 }
 
 /// What the accounts service works with, shared with the other services.
@@ -76,6 +82,9 @@ pub struct AccountsParts {
     pub policy: PasswordPolicy,
     pub devices: DeviceKeys,
     pub factors: Arc<SecondFactors>,
+    pub common_passwords: Arc<CommonPasswords>,
+    pub outbox: Arc<Outbox>,
+    pub addresses: Arc<Addresses>,
 }
 
 impl Accounts {
@@ -88,9 +97,11 @@ impl Accounts {
             revocations: parts.revocations,
             log: parts.log,
             policy: parts.policy,
-            common_passwords: CommonPasswords::load(),
+            common_passwords: parts.common_passwords,
             devices: parts.devices,
             factors: parts.factors,
+            outbox: parts.outbox,
+            addresses: parts.addresses,
         }
     }
 
@@ -98,16 +109,21 @@ impl Accounts {
         self.common_passwords.contains(password)
     }
 
-    /// Registration from a client: throttled per address, then [`Accounts::create`].
+    /// Registration from a client: throttled per address, then [`Accounts::create`]; the
+    /// client counts as known to the account from then on.
     pub async fn register(
         &self,
         raw: RawCredentials,
+        email: Option<String>,
         client: &ClientInfo,
     ) -> Result<Registered, AuthError> {
         self.throttle
             .take_client_slot(&client.origin, Limited::Register)
             .await?;
-        self.create(raw, &client.origin).await
+        let registered = self.create(raw, email, &client.origin).await?;
+        let mut conn = self.pool.acquire().await?;
+        db::email::remember_client(&mut conn, registered.user.id, &client.digest()).await?;
+        Ok(registered)
     }
 
     /// Creates an account under the registration rules; the operator's `user create` comes here
@@ -116,9 +132,21 @@ impl Accounts {
     pub async fn create(
         &self,
         raw: RawCredentials,
+        email: Option<String>,
         origin: &Origin,
     ) -> Result<Registered, AuthError> {
-        let account = NewAccount::parse(raw, &self.policy, |p| self.is_common(p))?;
+        let parsed = NewAccount::parse(raw, &self.policy, |p| self.is_common(p));
+        let email = email.as_deref().map(EmailAddress::parse).transpose();
+        let (account, email) = match (parsed, email) {
+            (Ok(account), Ok(email)) => (account, email),
+            (parsed, email) => {
+                let mut errors = parsed.err().unwrap_or_default();
+                if let Err(problem) = email {
+                    errors.add("email", problem);
+                }
+                return Err(AuthError::InvalidInput(errors));
+            }
+        };
         let name = account.username.canonical();
         let taken = || {
             self.log.record(
@@ -138,13 +166,21 @@ impl Accounts {
             let _share = self.throttle.hashing_share(origin, "register")?;
             self.hasher.hash(account.password).await?
         };
-        let user = match db::users::insert_user(&self.pool, &account.username, &hash).await {
+        // The account and its address's verification mail commit together.
+        let mut tx = self.pool.begin().await?;
+        let user = match db::users::insert_user(&mut *tx, &account.username, &hash).await {
             Ok(user) => user,
             Err(e) if db::unique_violation(&e) == Some(db::users::USERNAME_UNIQUE) => {
                 return Err(taken());
             }
             Err(e) => return Err(e.into()),
         };
+        if let Some(address) = &email {
+            self.addresses
+                .claim(&mut tx, user.id, &user.username, address)
+                .await?;
+        }
+        tx.commit().await?;
         self.log.record(
             origin,
             Event::new("register", "success")
@@ -295,6 +331,7 @@ impl Accounts {
         client: &ClientInfo,
     ) -> Result<SignInStep, AuthError> {
         let sign_in = self.sessions.open(user, client).await?;
+        self.announce_new_client(&sign_in, client).await?;
         self.log.record(
             &client.origin,
             Event::new("login", "success")
@@ -306,6 +343,36 @@ impl Accounts {
             .devices
             .issue(&Username::canonical_form(&sign_in.username));
         Ok(SignInStep::SessionOpened { sign_in, device })
+    }
+
+    /// Tells the account's verified address of a sign-in from a client it has not seen: a
+    /// browser without this account's device cookie, from a user agent and network not seen
+    /// before (OWASP ASVS 6.3.7: users are notified of suspicious authentication).
+    async fn announce_new_client(
+        &self,
+        sign_in: &SignIn,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
+        let name = Username::canonical_form(&sign_in.username);
+        let known_browser = client
+            .device
+            .as_deref()
+            .and_then(|token| self.devices.verify(token, &name))
+            .is_some();
+        if known_browser {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        if db::email::remember_client(&mut tx, sign_in.user_id, &client.digest()).await? {
+            let notice = Notice::NewClient {
+                user_agent: client.user_agent.clone(),
+            };
+            self.outbox
+                .notify(&mut tx, sign_in.user_id, &sign_in.username, notice)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Checks the password of a signed-in user, limited per client and per account (right or
@@ -369,8 +436,18 @@ impl Accounts {
         self.check_password(user, current, "password_change", origin)
             .await?;
         let hash = self.hasher.hash(new).await?;
+        let mut tx = self.pool.begin().await?;
         let revoked =
-            db::users::change_password(&self.pool, user.user_id, &hash, user.session_id).await?;
+            db::users::change_password(&mut tx, user.user_id, &hash, user.session_id).await?;
+        self.outbox
+            .notify(
+                &mut tx,
+                user.user_id,
+                &user.username,
+                Notice::PasswordChanged,
+            )
+            .await?;
+        tx.commit().await?;
         self.revocations.propagate(revoked).await;
         self.log.record(
             origin,

@@ -33,4 +33,15 @@ impl ClientInfo {
     pub fn ip(&self) -> Option<IpAddr> {
         self.origin.ip
     }
+
+    /// What a client is recognised by on its next sign-in: its user agent and its network (the
+    /// throttles' client key), digested, so the table of known clients holds neither.
+    pub fn digest(&self) -> Vec<u8> {
+        let seen = format!(
+            "{}\n{}",
+            self.user_agent.as_deref().unwrap_or(""),
+            super::throttle::client_key(self.ip())
+        );
+        super::token_digest(&seen)
+    }
 }

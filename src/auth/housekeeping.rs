@@ -6,12 +6,16 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 
+use super::delivery::Delivery;
 use super::revocations::Revocations;
 use super::signing::SigningKeys;
 use crate::db;
 
 /// Ended sessions are kept this long (visible to support and audits) before deletion.
 const KEEP_ENDED: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Sent (or given up) mail is kept this long, without its body, for support and audits.
+const KEEP_SENT_MAIL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
 /// How often to purge, and how long throttle counters matter.
 #[derive(Debug, Clone, Copy)]
@@ -28,6 +32,8 @@ pub struct Housekeeping {
     pub schedule: Schedule,
     pub revocations: Arc<Revocations>,
     pub signing: Arc<SigningKeys>,
+    /// The mail worker, when `smtp_url` is set.
+    pub delivery: Option<Arc<Delivery>>,
 }
 
 impl Housekeeping {
@@ -40,7 +46,18 @@ impl Housekeeping {
             schedule,
             revocations,
             signing,
+            delivery,
         } = self;
+        match delivery {
+            Some(delivery) => {
+                let shutdown = shutdown.clone();
+                tokio::spawn(async move { delivery.run(shutdown).await });
+            }
+            None => log::warn!(
+                "no smtp_url configured: mail waits in the outbox (the debug profile shows it \
+                 at /dev/mailbox)"
+            ),
+        }
         let listener_pool = pool.clone();
         let listener_shutdown = shutdown.clone();
         let keys_changed = Arc::clone(&revocations);
@@ -103,5 +120,11 @@ async fn purge(pool: &PgPool, schedule: Schedule) {
     }
     if let Err(e) = db::throttle::purge(pool, schedule.counters_kept).await {
         log::warn!("housekeeping: throttle purge failed: {e}");
+    }
+    if let Err(e) = db::email::purge_tokens(pool, KEEP_ENDED).await {
+        log::warn!("housekeeping: mailed token purge failed: {e}");
+    }
+    if let Err(e) = db::outbox::purge(pool, KEEP_SENT_MAIL).await {
+        log::warn!("housekeeping: outbox purge failed: {e}");
     }
 }

@@ -24,6 +24,8 @@ pub enum Purpose {
     RecoveryCodes,
     /// AES-256-GCM sealing of the private halves of signing keys at rest.
     SigningKeys,
+    /// AES-256-GCM sealing of queued mail bodies (they carry live links).
+    Outbox,
 }
 
 impl Purpose {
@@ -35,6 +37,7 @@ impl Purpose {
             Self::TotpSecrets => b"totp-secrets",
             Self::RecoveryCodes => b"recovery-codes",
             Self::SigningKeys => b"signing-keys",
+            Self::Outbox => b"outbox",
         }
     }
 }

@@ -194,8 +194,13 @@ impl SecondFactors {
     }
 
     /// Removes every factor and recovery code; `true` when an app was on.
-    pub async fn remove_all(&self, user_id: Uuid) -> Result<bool, AuthError> {
-        Ok(db::mfa::delete_second_factors(&self.pool, user_id).await?)
+    /// In the caller's transaction, so what else the removal changes commits with it.
+    pub async fn remove_all(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        user_id: Uuid,
+    ) -> Result<bool, AuthError> {
+        Ok(db::mfa::delete_second_factors(conn, user_id).await?)
     }
 
     fn seal(&self, user_id: Uuid, secret: &[u8]) -> Result<Vec<u8>, AuthError> {

@@ -9,18 +9,22 @@
 //! - [`services`] assembles them once, for the server and the command line alike.
 
 pub mod accounts;
+pub mod addresses;
 pub mod audit;
 pub mod blocklist;
 pub mod client;
 pub mod csrf;
+pub mod delivery;
 pub mod devices;
 pub mod error;
 pub mod guard;
 pub mod housekeeping;
 pub mod keys;
+pub mod mail;
 pub mod mfa;
 pub mod owners;
 pub mod password;
+pub mod recovery;
 pub mod revocations;
 pub mod services;
 pub mod sessions;

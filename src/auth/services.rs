@@ -7,16 +7,21 @@ use std::sync::Arc;
 use sqlx::PgPool;
 
 use super::accounts::{Accounts, AccountsParts};
+use super::addresses::Addresses;
 use super::audit::SecurityLog;
+use super::blocklist::CommonPasswords;
 use super::csrf::CsrfKey;
+use super::delivery::{Delivery, DeliveryError};
 use super::devices::DeviceKeys;
 use super::error::AuthError;
 use super::guard::{Authenticator, AuthenticatorParts};
 use super::housekeeping::{Housekeeping, Schedule};
 use super::keys::{MasterKey, Purpose};
+use super::mail::Outbox;
 use super::mfa::{SecondFactors, SecondFactorsParts};
 use super::owners::SessionOwners;
 use super::password::{HashError, PasswordHasher};
+use super::recovery::{Recovery, RecoveryParts};
 use super::revocations::Revocations;
 use super::sessions::{RefreshPolicy, Sessions, SessionsParts};
 use super::signing::{SigningKeys, SigningKeysParts};
@@ -39,7 +44,13 @@ pub struct Core {
     pub revocations: Arc<Revocations>,
     /// The server's own signing keys: the JWKS, rotation, the command line.
     pub signing: Arc<SigningKeys>,
-    /// The revocation listener and the purges.
+    /// Addresses and their verification.
+    pub addresses: Arc<Addresses>,
+    /// Forgotten passwords.
+    pub recovery: Recovery,
+    /// Composes and queues mail; the debug mailbox reads it.
+    pub outbox: Arc<Outbox>,
+    /// The revocation listener, the mail worker and the purges.
     pub housekeeping: Housekeeping,
 }
 
@@ -52,6 +63,8 @@ pub enum StartError {
     Log(#[from] std::io::Error),
     #[error("cannot load the signing keys: {0}")]
     Keys(#[from] AuthError),
+    #[error("cannot set up mail delivery: {0}")]
+    Mail(#[from] DeliveryError),
 }
 
 impl Core {
@@ -102,10 +115,35 @@ impl Core {
         let password_policy = PasswordPolicy {
             min_length: settings.password_min_length,
         };
+        let common_passwords = Arc::new(CommonPasswords::load());
+        let outbox = Arc::new(Outbox::new(
+            master.sealer(Purpose::Outbox),
+            settings.public_origin.clone(),
+        ));
+        let addresses = Arc::new(Addresses::new(
+            pool.clone(),
+            Arc::clone(&outbox),
+            Arc::clone(&throttle),
+            Arc::clone(&log),
+        ));
+        let recovery = Recovery::new(RecoveryParts {
+            pool: pool.clone(),
+            outbox: Arc::clone(&outbox),
+            throttle: Arc::clone(&throttle),
+            log: Arc::clone(&log),
+            hasher: Arc::clone(&hasher),
+            revocations: Arc::clone(&revocations),
+            policy: password_policy.clone(),
+            common_passwords: Arc::clone(&common_passwords),
+        });
+        let delivery = Delivery::new(settings, pool.clone(), Arc::clone(&outbox))?.map(Arc::new);
         let accounts = Accounts::new(AccountsParts {
             pool: pool.clone(),
             hasher: Arc::clone(&hasher),
             throttle,
+            common_passwords,
+            outbox: Arc::clone(&outbox),
+            addresses: Arc::clone(&addresses),
             sessions: sessions.clone(),
             revocations: Arc::clone(&revocations),
             log: Arc::clone(&log),
@@ -136,15 +174,20 @@ impl Core {
             log,
             revocations: Arc::clone(&revocations),
             signing: Arc::clone(&signing),
+            addresses,
+            recovery,
+            outbox,
             housekeeping: Housekeeping {
                 signing,
+                delivery,
                 pool,
                 schedule: Schedule {
                     purge_every: settings.session_purge_interval,
                     counters_kept: settings
                         .throttle
                         .login_failure_window
-                        .max(ThrottleSettings::IP_WINDOW),
+                        .max(ThrottleSettings::IP_WINDOW)
+                        .max(super::throttle::RESET_MAIL_WINDOW),
                 },
                 revocations,
             },

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -26,6 +27,8 @@ pub enum Limited {
     Register,
     /// A signed-in user's password check: password change, account deletion.
     PasswordCheck,
+    /// Account recovery: forgotten password, reset, address verification.
+    Recovery,
 }
 
 impl Limited {
@@ -34,6 +37,7 @@ impl Limited {
             Self::Login => "login",
             Self::Register => "register",
             Self::PasswordCheck => "password_check",
+            Self::Recovery => "recovery",
         }
     }
 }
@@ -51,6 +55,9 @@ pub fn client_key(ip: Option<IpAddr>) -> String {
         None => "unknown".to_owned(),
     }
 }
+
+/// The window of the per-account limit on reset mails (and so the oldest counter that matters).
+pub const RESET_MAIL_WINDOW: Duration = Duration::from_secs(60 * 60);
 
 pub struct Throttle {
     pool: PgPool,
@@ -83,10 +90,40 @@ impl Throttle {
             Limited::Login => self.limits.login_ip_limit,
             Limited::Register => self.limits.register_ip_limit,
             Limited::PasswordCheck => self.limits.password_check_limit,
+            Limited::Recovery => self.limits.recovery_ip_limit,
         };
         let bucket = format!("{}:{}", action.name(), client_key(origin.ip));
-        self.take_slot(origin, &bucket, limit, action.name(), "ip_throttled")
+        self.take_slot(
+            origin,
+            (&bucket, limit, ThrottleSettings::IP_WINDOW),
+            action.name(),
+            "ip_throttled",
+        )
+        .await
+    }
+
+    /// Counts a reset link mailed to an account: 3 an hour (CONTRACT.md section 7), so nobody
+    /// can flood a mailbox. `false` (and a logged event) once the account's budget is spent.
+    pub async fn take_reset_mail_slot(
+        &self,
+        origin: &Origin,
+        user_id: Uuid,
+    ) -> Result<bool, AuthError> {
+        const RESET_MAILS: u32 = 3;
+        let bucket = format!("password_forgot:user:{user_id}");
+        match self
+            .take_slot(
+                origin,
+                (&bucket, RESET_MAILS, RESET_MAIL_WINDOW),
+                "password_forgot",
+                "account_throttled",
+            )
             .await
+        {
+            Ok(()) => Ok(true),
+            Err(AuthError::Throttled { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// Counts a signed-in user's password check against the account's limit, right passwords
@@ -100,25 +137,26 @@ impl Throttle {
         let bucket = format!("password_check:user:{user_id}");
         self.take_slot(
             origin,
-            &bucket,
-            self.limits.password_check_limit,
+            (
+                &bucket,
+                self.limits.password_check_limit,
+                ThrottleSettings::IP_WINDOW,
+            ),
             action,
             "account_throttled",
         )
         .await
     }
 
+    /// Takes a slot of `(bucket, limit, window)`.
     async fn take_slot(
         &self,
         origin: &Origin,
-        bucket: &str,
-        limit: u32,
+        (bucket, limit, window): (&str, u32, Duration),
         kind: &'static str,
         outcome: &'static str,
     ) -> Result<(), AuthError> {
-        match db::throttle::take_rate_slot(&self.pool, bucket, limit, ThrottleSettings::IP_WINDOW)
-            .await?
-        {
+        match db::throttle::take_rate_slot(&self.pool, bucket, limit, window).await? {
             None => Ok(()),
             Some(wait) => {
                 self.log.record(origin, Event::new(kind, outcome));

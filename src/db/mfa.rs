@@ -73,18 +73,19 @@ pub async fn accept_totp_step(
 
 /// Removes the authenticator app and, with it gone (passkeys are not yet a factor), the recovery
 /// codes; `true` when there was a confirmed one.
-pub async fn delete_second_factors(pool: &PgPool, user_id: Uuid) -> Result<bool, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+pub async fn delete_second_factors(
+    conn: &mut sqlx::PgConnection,
+    user_id: Uuid,
+) -> Result<bool, sqlx::Error> {
     let removed = sqlx::query_scalar!(
         r#"DELETE FROM totp_factors WHERE user_id = $1 RETURNING confirmed_at IS NOT NULL AS "confirmed!""#,
         user_id
     )
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut *conn)
     .await?;
     sqlx::query!("DELETE FROM recovery_codes WHERE user_id = $1", user_id)
-        .execute(&mut *tx)
+        .execute(conn)
         .await?;
-    tx.commit().await?;
     Ok(removed == Some(true))
 }
 
@@ -207,12 +208,15 @@ pub async fn record_challenge_failure(pool: &PgPool, token_hash: &[u8]) -> Resul
 }
 
 /// Kills every pending challenge of an account (its code throttle tripped).
-pub async fn kill_challenges(pool: &PgPool, user_id: Uuid) -> Result<(), sqlx::Error> {
+pub async fn kill_challenges(
+    executor: impl sqlx::PgExecutor<'_>,
+    user_id: Uuid,
+) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "UPDATE mfa_challenges SET spent_at = now() WHERE user_id = $1 AND spent_at IS NULL",
         user_id
     )
-    .execute(pool)
+    .execute(executor)
     .await?;
     Ok(())
 }

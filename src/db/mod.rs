@@ -4,8 +4,10 @@
 //! implements its [`rocket_db_pools::Pool`] trait over a current sqlx instead; `#[derive(Database)]`,
 //! `&Db` and `Connection<Db>` then work as usual, configured from `databases.main`.
 
+pub mod email;
 pub mod keys;
 pub mod mfa;
+pub mod outbox;
 pub mod seed;
 pub mod sessions;
 pub mod throttle;

@@ -211,6 +211,21 @@ pub async fn revoke_other_sessions(
     .await
 }
 
+/// Revokes every live session of the user; returns their ids.
+pub async fn revoke_user_sessions(
+    executor: impl sqlx::PgExecutor<'_>,
+    user_id: Uuid,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "UPDATE sessions SET revoked_at = now()
+         WHERE user_id = $1 AND revoked_at IS NULL
+         RETURNING id",
+        user_id
+    )
+    .fetch_all(executor)
+    .await
+}
+
 /// Sessions revoked within `within`: what an instance's revocation set must hold.
 pub async fn recent_revocations(pool: &PgPool, within: Duration) -> Result<Vec<Uuid>, sqlx::Error> {
     sqlx::query_scalar!(

@@ -25,7 +25,7 @@ pub struct StoredCredentials {
 
 /// Inserts a user; a duplicate name fails with a unique violation on [`USERNAME_UNIQUE`].
 pub async fn insert_user(
-    pool: &PgPool,
+    executor: impl sqlx::PgExecutor<'_>,
     username: &Username,
     password_hash: &str,
 ) -> Result<User, sqlx::Error> {
@@ -36,7 +36,7 @@ pub async fn insert_user(
         username.as_str(),
         password_hash
     )
-    .fetch_one(pool)
+    .fetch_one(executor)
     .await
 }
 
@@ -54,13 +54,16 @@ pub async fn find_credentials(
     .await
 }
 
-pub async fn find_user(pool: &PgPool, id: Uuid) -> Result<Option<User>, sqlx::Error> {
+pub async fn find_user(
+    executor: impl sqlx::PgExecutor<'_>,
+    id: Uuid,
+) -> Result<Option<User>, sqlx::Error> {
     sqlx::query_as!(
         User,
         "SELECT id, username, created_at FROM users WHERE id = $1",
         id
     )
-    .fetch_optional(pool)
+    .fetch_optional(executor)
     .await
 }
 
@@ -78,25 +81,32 @@ pub async fn find_credentials_by_id(
     .await
 }
 
-/// Replaces a user's password hash and revokes every other session of theirs, atomically;
-/// returns the revoked sessions' ids.
+/// Replaces a user's password hash and revokes every other session of theirs, in the caller's
+/// transaction; returns the revoked sessions' ids.
 pub async fn change_password(
-    pool: &PgPool,
+    conn: &mut sqlx::PgConnection,
     id: Uuid,
     password_hash: &str,
     keep_session: Uuid,
 ) -> Result<Vec<Uuid>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    set_password_hash(&mut *conn, id, password_hash).await?;
+    super::sessions::revoke_other_sessions(conn, id, keep_session).await
+}
+
+/// Sets a new password hash (a reset), in the caller's transaction.
+pub async fn set_password_hash(
+    executor: impl sqlx::PgExecutor<'_>,
+    id: Uuid,
+    password_hash: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1",
         id,
         password_hash
     )
-    .execute(&mut *tx)
+    .execute(executor)
     .await?;
-    let revoked = super::sessions::revoke_other_sessions(&mut *tx, id, keep_session).await?;
-    tx.commit().await?;
-    Ok(revoked)
+    Ok(())
 }
 
 /// Replaces a hash made at an old cost with one at the configured cost, unless the password

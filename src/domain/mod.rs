@@ -2,11 +2,13 @@
 //! takes a bare string username or password.
 
 mod credentials;
+mod email;
 mod local_path;
 mod password;
 mod username;
 
 pub use credentials::{Credentials, FieldErrors, NewAccount, RawCredentials};
+pub use email::{EmailAddress, EmailProblem};
 pub use local_path::LocalPath;
 pub use password::{MAX_PASSWORD_BYTES, Password, PasswordPolicy, PasswordProblem};
 pub use username::{Username, UsernameProblem};

@@ -90,9 +90,20 @@ async fn register(
 ) -> Result<Reply, ApiError> {
     let mut input = input?;
     let username = typed_username(&input);
+    let typed_email = input.fields.peek("email").unwrap_or_default().to_owned();
+    let mut email_errors = FieldErrors::default();
+    let email = input.fields.optional_text("email", &mut email_errors);
     let result = match RawCredentials::try_from(&mut input.fields) {
-        Ok(raw) => accounts.register(raw, &client).await,
-        Err(fields) => Err(AuthError::InvalidInput(fields)),
+        Ok(raw) if email_errors.is_empty() => accounts.register(raw, email, &client).await,
+        Ok(_) => Err(AuthError::InvalidInput(email_errors)),
+        Err(mut fields) => {
+            for (field, problems) in email_errors.iter() {
+                problems
+                    .iter()
+                    .for_each(|p| fields.add_owned(field.to_owned(), p));
+            }
+            Err(AuthError::InvalidInput(fields))
+        }
     };
     if input.kind == BodyKind::Json {
         return Reply::json(Status::Created, &UserBody::from(result?.user));
@@ -119,6 +130,11 @@ async fn register(
             username,
             username_errors,
             password_errors,
+            email: typed_email,
+            email_errors: fields
+                .get("email")
+                .map(<[String]>::to_vec)
+                .unwrap_or_default(),
             error: Some("The account could not be created: see below."),
             min_password_length: policy.min_length,
         },

@@ -39,6 +39,22 @@ impl Fields {
         }
     }
 
+    /// Takes an optional text field: absent or empty is `None` (a form sends a blank field).
+    pub fn optional_text(
+        &mut self,
+        name: &'static str,
+        errors: &mut FieldErrors,
+    ) -> Option<String> {
+        match self.0.remove(name) {
+            Some(FieldValue::Text(s)) if !s.is_empty() => Some(s),
+            Some(FieldValue::NotText) => {
+                errors.add(name, "must be a string");
+                None
+            }
+            _ => None,
+        }
+    }
+
     /// The raw text of a field, if present, for re-showing it on a form.
     pub fn peek(&self, name: &str) -> Option<&str> {
         match self.0.get(name) {

@@ -40,6 +40,11 @@ fn protected(user: Result<AuthUser, TokenRejection>) -> Result<Json<Welcome>, Ap
 pub struct MeBody {
     #[serde(flatten)]
     pub user: UserBody,
+    /// The verified address, or `null`.
+    pub email: Option<String>,
+    pub email_verified: bool,
+    /// An address waiting for its link to be followed, or `null`.
+    pub email_pending: Option<String>,
     pub mfa: MfaBody,
 }
 
@@ -59,8 +64,12 @@ async fn me(
     let found = accounts.find(&user).await?;
     let account = found.ok_or(ApiError::InvalidToken("user gone"))?;
     let factors = accounts.factor_status(&user).await?;
+    let address = accounts.address_status(&user).await?;
     Ok(Json(MeBody {
         user: account.into(),
+        email_verified: address.verified.is_some(),
+        email: address.verified,
+        email_pending: address.pending,
         mfa: MfaBody {
             totp: factors.totp,
             passkeys: factors.passkeys,

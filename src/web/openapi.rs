@@ -70,6 +70,11 @@ pub fn document(policy: &PasswordPolicy) -> Value {
         ),
     );
     let any_password = password_schema(1, "Any password the account has.");
+    let email = json!({
+        "type": "string", "format": "email", "minLength": 3, "maxLength": 254,
+        "pattern": "^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+$",
+        "description": "Optional. ASCII, a dot-atom local part of at most 64 characters, a dotted domain; compared in any letter case. A confirmation link is mailed to it; it counts once followed."
+    });
     let e400 = error_response("Malformed body (`malformed_body`).");
     let e401 = error_response(
         "`missing_token`, `token_expired` or `invalid_token`; with `WWW-Authenticate: Bearer`.",
@@ -217,6 +222,43 @@ pub fn document(policy: &PasswordPolicy) -> Value {
                     ("401", &e401), ("403", &e403), ("429", &e429),
                 ])
             }},
+            "/me/email": {"post": {
+                "summary": "Set or change the email address (a confirmation link is mailed to it)",
+                "description": "The address counts once its link is followed; until then `GET /me` shows the previous one and this one as `email_pending`. The verified address the account has now is told at once. An address another account verified answers exactly the same (its owner is mailed instead of a link).",
+                "security": bearer(),
+                "requestBody": json_body("EmailChange", json!({"email": "alice@example.com", "password": "correct horse battery staple"})),
+                "responses": body_errors(&[
+                    ("202", &json_ok("A mail is on its way.", schema("MailQueued"))),
+                    ("401", &e401), ("403", &e403), ("429", &e429),
+                ])
+            }},
+            "/email/verify": {"post": {
+                "summary": "Confirm an address with the token of its mailed link",
+                "description": "The link opens a page (`GET /email/verify?token=…`) whose button posts here: a GET changes nothing. Tokens are single-use and live 24 hours.",
+                "requestBody": json_body("LinkToken", json!({"token": "the token of the mailed link"})),
+                "responses": body_errors(&[
+                    ("204", &json!({"description": "The address is the account's."})),
+                    ("429", &e429),
+                ])
+            }},
+            "/password/forgot": {"post": {
+                "summary": "Ask for a password reset link",
+                "description": "Always `202` with the same body, whether or not the account exists or has a verified address; the link is mailed to the verified address only, at most 3 an hour per account.",
+                "requestBody": json_body("ForgotPassword", json!({"login": "alice"})),
+                "responses": body_errors(&[
+                    ("202", &json_ok("Answered; a mail may be on its way.", schema("MailQueued"))),
+                    ("429", &e429),
+                ])
+            }},
+            "/password/reset": {"post": {
+                "summary": "Set a new password with the token of a reset link",
+                "description": "Tokens are single-use and live 30 minutes. Every session of the account ends and its failure count is cleared; a second factor is still asked for at the next sign-in. A dead token is `422` on `token`.",
+                "requestBody": json_body("PasswordReset", json!({"token": "the token of the mailed link", "new_password": "an entirely different passphrase"})),
+                "responses": body_errors(&[
+                    ("204", &json!({"description": "The password is set."})),
+                    ("429", &e429),
+                ])
+            }},
             "/sessions": {"get": {
                 "summary": "The signed-in user's live sessions",
                 "security": bearer(),
@@ -276,7 +318,8 @@ pub fn document(policy: &PasswordPolicy) -> Value {
                             "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{2,31}$",
                             "description": "3 to 32 ASCII letters, digits, `.`, `_` or `-`, starting with a letter or digit; unique in any letter case."
                         },
-                        "password": new_password.clone()
+                        "password": new_password.clone(),
+                        "email": email.clone()
                     }
                 },
                 "Credentials": {
@@ -321,12 +364,29 @@ pub fn document(policy: &PasswordPolicy) -> Value {
                     "type": "object", "required": ["recovery_codes"],
                     "properties": {"recovery_codes": {"type": "array", "items": {"type": "string"}, "minItems": 10, "maxItems": 10}}
                 },
+                "EmailChange": {
+                    "type": "object", "required": ["email", "password"],
+                    "properties": {"email": email.clone(), "password": any_password.clone()}
+                },
+                "LinkToken": {"type": "object", "required": ["token"], "properties": {"token": {"type": "string", "pattern": NO_CONTROL_CHARACTERS}}},
+                "ForgotPassword": {
+                    "type": "object", "required": ["login"],
+                    "properties": {"login": {"type": "string", "minLength": 1, "maxLength": 254, "pattern": NO_CONTROL_CHARACTERS, "description": "A username or a verified email address, in any letter case."}}
+                },
+                "PasswordReset": {
+                    "type": "object", "required": ["token", "new_password"],
+                    "properties": {"token": {"type": "string", "pattern": NO_CONTROL_CHARACTERS}, "new_password": new_password.clone()}
+                },
+                "MailQueued": {"type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}},
                 "Me": {
-                    "type": "object", "required": ["id", "username", "created_at", "mfa"],
+                    "type": "object", "required": ["id", "username", "created_at", "email", "email_verified", "email_pending", "mfa"],
                     "properties": {
                         "id": {"type": "string", "format": "uuid"},
                         "username": {"type": "string"},
                         "created_at": {"type": "string", "format": "date-time"},
+                        "email": {"type": ["string", "null"], "description": "The verified address."},
+                        "email_verified": {"type": "boolean"},
+                        "email_pending": {"type": ["string", "null"], "description": "An address whose link has not been followed yet."},
                         "mfa": {
                             "type": "object", "required": ["totp", "passkeys", "recovery_codes_left"],
                             "properties": {"totp": {"type": "boolean"}, "passkeys": {"type": "integer"}, "recovery_codes_left": {"type": "integer"}}

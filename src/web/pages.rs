@@ -45,6 +45,8 @@ pub struct RegisterPage {
     pub username: String,
     pub username_errors: Vec<String>,
     pub password_errors: Vec<String>,
+    pub email: String,
+    pub email_errors: Vec<String>,
     pub error: Option<&'static str>,
     pub min_password_length: usize,
 }
@@ -66,6 +68,8 @@ struct DashboardPage {
     recovery_codes_left: i64,
     enrolment: Option<EnrolmentView>,
     recovery_codes: Option<Vec<String>>,
+    email: Option<String>,
+    email_pending: Option<String>,
 }
 
 /// An authenticator app being set up: its key as text and as a QR code.
@@ -265,6 +269,7 @@ impl Dashboard<'_> {
         panel: MfaPanel,
     ) -> Result<Reply, ApiError> {
         let factors = self.accounts.factor_status(user).await?;
+        let address = self.accounts.address_status(user).await?;
         let (enrolment, recovery_codes) = match panel {
             MfaPanel::None => (None, None),
             MfaPanel::Enrolling(view) => (Some(view), None),
@@ -317,6 +322,8 @@ impl Dashboard<'_> {
                 recovery_codes_left: factors.recovery_codes_left,
                 enrolment,
                 recovery_codes,
+                email: address.verified,
+                email_pending: address.pending,
             },
         )
     }

@@ -3,11 +3,13 @@
 
 mod helpers;
 mod keys;
+mod mail_sink;
 
 mod abuse;
 mod browser;
 mod chromium;
 mod cli;
+mod email;
 mod errors;
 mod fuzz;
 mod login;

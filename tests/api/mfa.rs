@@ -45,7 +45,7 @@ impl App {
 }
 
 /// Signs `username` in and turns the app on; returns the token, the app and the recovery codes.
-async fn enrolled(app: &TestApp, username: &str) -> (String, App, Vec<String>) {
+pub async fn enrolled(app: &TestApp, username: &str) -> (String, App, Vec<String>) {
     let token = app.signed_in(username).await;
     let begun = app
         .bearer(

@@ -14,6 +14,10 @@ const NOT_JSON: &[(&str, &str)] = &[
     ("GET", "/dashboard"),
     ("GET", "/docs"),
     ("GET", "/login/mfa"),
+    ("GET", "/email/verify"),
+    ("GET", "/password/forgot"),
+    ("GET", "/password/reset"),
+    ("GET", "/dev/mailbox"),
 ];
 
 #[tokio::test]

@@ -9,6 +9,7 @@ use super::{Accounts, SignInStep};
 use crate::auth::audit::Event;
 use crate::auth::client::{ClientInfo, Origin};
 use crate::auth::error::AuthError;
+use crate::auth::mail::Notice;
 use crate::auth::mfa::{self, Enrolment, FactorStatus};
 use crate::auth::sessions::{AuthUser, Verified};
 use crate::auth::throttle::Limited;
@@ -165,6 +166,18 @@ impl Accounts {
         match self.factors.confirm_totp(user.user_id, code).await {
             Ok(codes) => {
                 self.throttle.clear(&key).await?;
+                // The app is on already (its first code was accepted): the notice follows in
+                // its own transaction. Losing it to a crash in between is the one gap here.
+                let mut tx = self.pool.begin().await?;
+                self.outbox
+                    .notify(
+                        &mut tx,
+                        user.user_id,
+                        &user.username,
+                        Notice::FactorAdded("An authenticator app"),
+                    )
+                    .await?;
+                tx.commit().await?;
                 self.log.record(
                     origin,
                     Event::new("mfa_totp", "confirmed").user(user.user_id),
@@ -247,9 +260,19 @@ impl Accounts {
     ) -> Result<(), AuthError> {
         self.check_password_and_code(user, password, code, "mfa_disable", origin)
             .await?;
-        self.factors.remove_all(user.user_id).await?;
+        let mut tx = self.pool.begin().await?;
+        self.factors.remove_all(&mut tx, user.user_id).await?;
         let revoked =
-            db::sessions::revoke_other_sessions(&self.pool, user.user_id, user.session_id).await?;
+            db::sessions::revoke_other_sessions(&mut *tx, user.user_id, user.session_id).await?;
+        self.outbox
+            .notify(
+                &mut tx,
+                user.user_id,
+                &user.username,
+                Notice::FactorRemoved("An authenticator app"),
+            )
+            .await?;
+        tx.commit().await?;
         self.revocations.propagate(revoked).await;
         self.log.record(
             origin,
@@ -260,8 +283,21 @@ impl Accounts {
 
     /// The operator's `user reset-mfa`: every factor and recovery code goes, every session ends.
     pub async fn reset_second_factors(&self, user_id: Uuid) -> Result<u64, AuthError> {
-        self.factors.remove_all(user_id).await?;
-        let revoked = db::sessions::revoke_all_sessions(&self.pool, user_id).await?;
+        let mut tx = self.pool.begin().await?;
+        let had_app = self.factors.remove_all(&mut tx, user_id).await?;
+        let revoked = db::sessions::revoke_user_sessions(&mut *tx, user_id).await?;
+        if had_app && let Some(user) = db::users::find_user(&mut *tx, user_id).await? {
+            self.outbox
+                .notify(
+                    &mut tx,
+                    user_id,
+                    &user.username,
+                    Notice::FactorRemoved("An authenticator app"),
+                )
+                .await?;
+        }
+        tx.commit().await?;
+        let revoked = revoked.len() as u64;
         self.log.record(
             &Origin::command_line(),
             Event::new("mfa_reset", "success_sessions_revoked").user(user_id),

@@ -1,0 +1,138 @@
+//! `POST /me/email` and the verification link (`GET`/`POST /email/verify`), for JSON clients
+//! and the pages alike (CONTRACT.md section 7).
+
+use rocket::http::{CookieJar, Status};
+use rocket::{Route, State, get, post, routes};
+use serde::Serialize;
+
+use super::body::{BodyKind, Input};
+use super::csrf::CsrfTokens;
+use super::error::ApiError;
+use super::me::{answer, required};
+use super::pages::{BrowserRequest, Dashboard};
+use super::reply::Reply;
+use crate::auth::addresses::Addresses;
+use crate::auth::{Accounts, AuthError, AuthUser, Origin, TokenRejection};
+use crate::domain::FieldErrors;
+
+pub fn routes() -> Vec<Route> {
+    routes![change_email, verify_page, verify]
+}
+
+/// The body of every `202` of an asked-for mail: the same whatever the mail turned out to be.
+#[derive(Debug, Serialize)]
+pub struct MailQueuedBody {
+    pub message: &'static str,
+}
+
+/// `{"email","password"}` → `202`: a link goes to the new address; the current one stays until
+/// it is followed.
+#[post("/me/email", data = "<input>")]
+async fn change_email(
+    accounts: &State<Accounts>,
+    dashboard: Dashboard<'_>,
+    user: Result<AuthUser, TokenRejection>,
+    origin: Origin,
+    input: Result<Input, ApiError>,
+) -> Result<Reply, ApiError> {
+    let user = user?;
+    let mut input = input?;
+    let result = match required(&mut input.fields, ["email", "password"]) {
+        Ok([email, password]) => accounts.change_email(&user, email, password, &origin).await,
+        Err(e) => Err(e),
+    };
+    if input.kind == BodyKind::Json {
+        result?;
+        return Reply::json(
+            Status::Accepted,
+            &MailQueuedBody {
+                message: "A confirmation link was mailed to the new address; it counts once \
+                          the link is followed.",
+            },
+        );
+    }
+    let sent = || {
+        Reply::flash(
+            "/dashboard",
+            "A confirmation link was mailed to the new address. Your address changes once you follow it.",
+        )
+    };
+    answer(
+        dashboard,
+        &user,
+        input.kind,
+        result,
+        sent,
+        "The address was not changed",
+    )
+    .await
+}
+
+#[derive(askama::Template)]
+#[template(path = "email_verify.html")]
+struct VerifyPage {
+    csrf_token: String,
+    token: String,
+    error: Option<String>,
+}
+
+/// The mailed link's page: a button, because a `GET` changes nothing (mail scanners fetch links).
+#[get("/email/verify?<token>")]
+fn verify_page(
+    _browser: BrowserRequest,
+    token: Option<&str>,
+    csrf: &State<CsrfTokens>,
+    jar: &CookieJar<'_>,
+) -> Result<Reply, ApiError> {
+    let (status, error) = match token {
+        Some(t) if !t.is_empty() => (Status::Ok, None),
+        _ => (
+            Status::UnprocessableEntity,
+            Some("This link is incomplete: open the whole link from the mail.".to_owned()),
+        ),
+    };
+    Reply::page(
+        status,
+        &VerifyPage {
+            csrf_token: csrf.form_token(jar),
+            token: token.unwrap_or_default().to_owned(),
+            error,
+        },
+    )
+}
+
+/// `{"token"}` → `204`; the page's form → `303 /` with a message.
+#[post("/email/verify", data = "<input>")]
+async fn verify(
+    addresses: &State<Addresses>,
+    csrf: &State<CsrfTokens>,
+    jar: &CookieJar<'_>,
+    origin: Origin,
+    input: Result<Input, ApiError>,
+) -> Result<Reply, ApiError> {
+    let mut input = input?;
+    let mut errors = FieldErrors::default();
+    let result = match input.fields.text("token", &mut errors) {
+        Some(token) => addresses.verify(&token, &origin).await,
+        None => Err(AuthError::InvalidInput(errors)),
+    };
+    match (input.kind, result) {
+        (BodyKind::Json, result) => result.map(|()| Reply::NoContent).map_err(Into::into),
+        (BodyKind::Form, Ok(())) => Ok(Reply::flash("/", "Your email address is confirmed.")),
+        (BodyKind::Form, Err(AuthError::InvalidInput(fields))) => {
+            let problem = fields
+                .get("token")
+                .and_then(|p| p.first())
+                .map_or("this link is not valid", String::as_str);
+            Reply::page(
+                Status::UnprocessableEntity,
+                &VerifyPage {
+                    csrf_token: csrf.form_token(jar),
+                    token: String::new(),
+                    error: Some(format!("The address was not confirmed: {problem}.")),
+                },
+            )
+        }
+        (BodyKind::Form, Err(other)) => Err(other.into()),
+    }
+}
