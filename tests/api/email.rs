@@ -596,11 +596,20 @@ async fn the_outbox_keeps_mail_through_an_smtp_outage_and_delivers_it_once() {
         Status::NoContent
     );
     sink.wait_for("nina@example.test", 2).await;
-    let unsent: i64 = sqlx::query_scalar("SELECT count(*) FROM mail_outbox WHERE sent_at IS NULL")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    assert_eq!(unsent, 0);
+    // The sink has a mail before the worker's transaction marks it sent: wait for that.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let unsent: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM mail_outbox WHERE sent_at IS NULL")
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+        if unsent == 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{unsent} unsent");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     assert_eq!(sink.to("nina@example.test").len(), 2);
     let bodies: i64 =
         sqlx::query_scalar("SELECT count(*) FROM mail_outbox WHERE body_sealed IS NOT NULL")
@@ -704,4 +713,70 @@ async fn without_smtp_mail_waits_in_the_outbox_and_the_dev_mailbox_shows_it() {
         .dispatch()
         .await;
     assert_eq!(remote.status(), Status::NotFound);
+}
+
+#[rocket::async_test]
+async fn recovery_requests_are_limited_per_client() {
+    let app = TestApp::spawn_with(|f| f.merge(("recovery_ip_limit", 2))).await;
+    assert_eq!(forgot(&app, "anyone").await.status, Status::Accepted);
+    assert_eq!(forgot(&app, "someone").await.status, Status::Accepted);
+    let third = forgot(&app, "whoever").await;
+    third.assert_error(Status::TooManyRequests, "too_many_requests");
+    assert!(third.header("Retry-After").is_some());
+    // Resets and confirmations share the budget: a flood of guessed tokens is cut off too.
+    reset(&app, "guess", NEW_PASSWORD)
+        .await
+        .assert_error(Status::TooManyRequests, "too_many_requests");
+}
+
+#[rocket::async_test]
+async fn the_registration_form_takes_an_optional_address() {
+    let sink = MailSink::start();
+    let app = mailing_app(&sink).await;
+    let csrf = app.page("/register").await.csrf_token();
+    let bad = app
+        .form(
+            "/register",
+            &[
+                ("csrf_token", &csrf),
+                ("username", "pat"),
+                ("password", GOOD_PASSWORD),
+                ("email", "pat at example"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, Status::UnprocessableEntity);
+    assert!(bad.body.contains("is not an email address"), "{}", bad.body);
+    assert!(
+        bad.body.contains(r#"value="pat at example""#),
+        "shown again"
+    );
+    let csrf = app.page("/register").await.csrf_token();
+    let registered = app
+        .form(
+            "/register",
+            &[
+                ("csrf_token", &csrf),
+                ("username", "pat"),
+                ("password", GOOD_PASSWORD),
+                ("email", "pat@example.test"),
+            ],
+        )
+        .await;
+    registered.assert_redirect("/dashboard");
+    let dashboard = app.page("/dashboard").await;
+    assert!(
+        dashboard.body.contains("pat@example.test"),
+        "shown as pending"
+    );
+    sink.nth("pat@example.test", 1).await;
+    // Without an address the form works as before, and no mail goes out.
+    let other = app.another_instance().await;
+    assert_eq!(
+        other
+            .register_in_browser("quinn", GOOD_PASSWORD)
+            .await
+            .status,
+        Status::SeeOther
+    );
 }
