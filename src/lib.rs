@@ -71,6 +71,7 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         .mount("/", web::email::routes())
         .mount("/", web::recovery::routes())
         .mount("/", web::mailbox::routes())
+        .mount("/", web::passkeys::routes())
         .mount("/static", FileServer::from(static_dir))
         .register("/", web::catchers::catchers())
 }

@@ -17,6 +17,7 @@ use super::devices::{DeviceKeys, KnownDevice};
 use super::error::AuthError;
 use super::mail::{Notice, Outbox};
 use super::mfa::SecondFactors;
+use super::passkeys::Passkeys;
 use super::password::HashError;
 use super::password::PasswordHasher;
 use super::revocations::Revocations;
@@ -30,6 +31,7 @@ use crate::domain::{
 };
 
 pub mod email;
+pub mod passkey;
 pub mod second_factor;
 
 /// Where a sign-in stands after the caller's last step.
@@ -69,6 +71,7 @@ pub struct Accounts {
     factors: Arc<SecondFactors>,
     outbox: Arc<Outbox>,
     addresses: Arc<Addresses>,
+    passkeys: Arc<Passkeys>,
 }
 
 /// What the accounts service works with, shared with the other services.
@@ -85,6 +88,7 @@ pub struct AccountsParts {
     pub common_passwords: Arc<CommonPasswords>,
     pub outbox: Arc<Outbox>,
     pub addresses: Arc<Addresses>,
+    pub passkeys: Arc<Passkeys>,
 }
 
 impl Accounts {
@@ -102,6 +106,7 @@ impl Accounts {
             factors: parts.factors,
             outbox: parts.outbox,
             addresses: parts.addresses,
+            passkeys: parts.passkeys,
         }
     }
 

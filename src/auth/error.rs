@@ -15,6 +15,12 @@ pub enum AuthError {
     InvalidCredentials,
     #[error("username taken")]
     UsernameTaken,
+    /// A passkey registered already (to this account or another).
+    #[error("already registered")]
+    AlreadyRegistered,
+    /// Nothing of the signed-in user's by that id.
+    #[error("not found")]
+    NotFound,
     /// A wrong password from a signed-in user (password change, account deletion).
     #[error("wrong password")]
     WrongPassword,

@@ -121,6 +121,9 @@ async fn purge(pool: &PgPool, schedule: Schedule) {
     if let Err(e) = db::throttle::purge(pool, schedule.counters_kept).await {
         log::warn!("housekeeping: throttle purge failed: {e}");
     }
+    if let Err(e) = db::passkeys::purge_ceremonies(pool, KEEP_ENDED).await {
+        log::warn!("housekeeping: ceremony purge failed: {e}");
+    }
     if let Err(e) = db::email::purge_tokens(pool, KEEP_ENDED).await {
         log::warn!("housekeeping: mailed token purge failed: {e}");
     }

@@ -80,8 +80,14 @@ impl SecondFactors {
         }
     }
 
-    /// Whether a correct password alone may no longer open a session.
+    /// Whether a correct password alone may no longer open a session: an app is on, or the
+    /// account has a passkey (CONTRACT.md section 4).
     pub async fn has_second_factor(&self, user_id: Uuid) -> Result<bool, AuthError> {
+        Ok(self.has_totp(user_id).await? || db::passkeys::count(&self.pool, user_id).await? > 0)
+    }
+
+    /// Whether the authenticator app is on.
+    pub async fn has_totp(&self, user_id: Uuid) -> Result<bool, AuthError> {
         Ok(db::mfa::find_totp(&self.pool, user_id)
             .await?
             .is_some_and(|f| f.confirmed))
@@ -89,8 +95,8 @@ impl SecondFactors {
 
     pub async fn status(&self, user_id: Uuid) -> Result<FactorStatus, AuthError> {
         Ok(FactorStatus {
-            totp: self.has_second_factor(user_id).await?,
-            passkeys: 0,
+            totp: self.has_totp(user_id).await?,
+            passkeys: db::passkeys::count(&self.pool, user_id).await?,
             recovery_codes_left: db::mfa::recovery_codes_left(&self.pool, user_id).await?,
         })
     }
@@ -193,14 +199,44 @@ impl SecondFactors {
         Ok(codes)
     }
 
-    /// Removes every factor and recovery code; `true` when an app was on.
+    /// Removes every factor (passkeys included) and recovery code; `true` when one was on.
     /// In the caller's transaction, so what else the removal changes commits with it.
     pub async fn remove_all(
         &self,
         conn: &mut sqlx::PgConnection,
         user_id: Uuid,
     ) -> Result<bool, AuthError> {
-        Ok(db::mfa::delete_second_factors(conn, user_id).await?)
+        let passkeys = db::passkeys::delete_all(&mut *conn, user_id).await?;
+        Ok(db::mfa::delete_second_factors(conn, user_id).await? || passkeys > 0)
+    }
+
+    /// Turns the app off; the recovery codes go with the last factor (CONTRACT.md section 4).
+    pub async fn remove_totp(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        user_id: Uuid,
+    ) -> Result<(), AuthError> {
+        if db::passkeys::count(&mut *conn, user_id).await? > 0 {
+            db::mfa::delete_totp(conn, user_id).await?;
+        } else {
+            db::mfa::delete_second_factors(conn, user_id).await?;
+        }
+        Ok(())
+    }
+
+    /// After a passkey is removed: the recovery codes go when no factor is left.
+    pub async fn forget_codes_without_factors(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        user_id: Uuid,
+    ) -> Result<(), AuthError> {
+        let app_on = db::mfa::find_totp(&mut *conn, user_id)
+            .await?
+            .is_some_and(|f| f.confirmed);
+        if !app_on && db::passkeys::count(&mut *conn, user_id).await? == 0 {
+            db::mfa::delete_second_factors(conn, user_id).await?;
+        }
+        Ok(())
     }
 
     fn seal(&self, user_id: Uuid, secret: &[u8]) -> Result<Vec<u8>, AuthError> {

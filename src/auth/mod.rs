@@ -23,6 +23,7 @@ pub mod keys;
 pub mod mail;
 pub mod mfa;
 pub mod owners;
+pub mod passkeys;
 pub mod password;
 pub mod recovery;
 pub mod revocations;

@@ -20,6 +20,7 @@ use super::keys::{MasterKey, Purpose};
 use super::mail::Outbox;
 use super::mfa::{SecondFactors, SecondFactorsParts};
 use super::owners::SessionOwners;
+use super::passkeys::{Passkeys, RelyingPartyError};
 use super::password::{HashError, PasswordHasher};
 use super::recovery::{Recovery, RecoveryParts};
 use super::revocations::Revocations;
@@ -65,6 +66,8 @@ pub enum StartError {
     Keys(#[from] AuthError),
     #[error("cannot set up mail delivery: {0}")]
     Mail(#[from] DeliveryError),
+    #[error("{0}")]
+    Passkeys(#[from] RelyingPartyError),
 }
 
 impl Core {
@@ -144,6 +147,7 @@ impl Core {
             common_passwords,
             outbox: Arc::clone(&outbox),
             addresses: Arc::clone(&addresses),
+            passkeys: Arc::new(Passkeys::new(pool.clone(), &settings.public_origin)?),
             sessions: sessions.clone(),
             revocations: Arc::clone(&revocations),
             log: Arc::clone(&log),

@@ -36,14 +36,17 @@ pub async fn put_pending_totp(
     Ok(result.rows_affected() == 1)
 }
 
-pub async fn find_totp(pool: &PgPool, user_id: Uuid) -> Result<Option<TotpFactor>, sqlx::Error> {
+pub async fn find_totp(
+    executor: impl sqlx::PgExecutor<'_>,
+    user_id: Uuid,
+) -> Result<Option<TotpFactor>, sqlx::Error> {
     sqlx::query_as!(
         TotpFactor,
         r#"SELECT secret_sealed, confirmed_at IS NOT NULL AS "confirmed!"
            FROM totp_factors WHERE user_id = $1"#,
         user_id
     )
-    .fetch_optional(pool)
+    .fetch_optional(executor)
     .await
 }
 
@@ -87,6 +90,14 @@ pub async fn delete_second_factors(
         .execute(conn)
         .await?;
     Ok(removed == Some(true))
+}
+
+/// Deletes the account's authenticator app only.
+pub async fn delete_totp(conn: &mut sqlx::PgConnection, user_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query!("DELETE FROM totp_factors WHERE user_id = $1", user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Replaces the account's recovery codes with these (their digests).

@@ -8,6 +8,7 @@ pub mod email;
 pub mod keys;
 pub mod mfa;
 pub mod outbox;
+pub mod passkeys;
 pub mod seed;
 pub mod sessions;
 pub mod throttle;

@@ -162,6 +162,7 @@ impl<'de> Visitor<'de> for ObjectVisitor {
         while let Some(key) = map.next_key::<String>()? {
             let value = match map.next_value::<serde_json::Value>()? {
                 serde_json::Value::String(s) => FieldValue::Text(s),
+                object @ serde_json::Value::Object(_) => FieldValue::Object(object),
                 _ => FieldValue::NotText,
             };
             if seen.insert(key.clone()) {

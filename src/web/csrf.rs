@@ -78,6 +78,11 @@ impl CsrfTokens {
         checked
     }
 
+    /// Checks a script's header token (and the request's origin); a refusal is logged.
+    pub fn verify_script(&self, req: &Request<'_>) -> Result<(), &'static str> {
+        self.verify_form(req, req.headers().get_one(HEADER))
+    }
+
     /// The check for a cookie-authenticated unsafe request: safe methods need none; a form's
     /// token travels in its body (checked by the body decoder), so only its origin is checked
     /// here; scripts send the header.
@@ -98,5 +103,22 @@ fn site_evidence<'r>(req: &'r Request<'_>) -> SiteEvidence<'r> {
         sec_fetch_site: headers.get_one("Sec-Fetch-Site"),
         origin: headers.get_one("Origin"),
         host: headers.get_one("Host"),
+    }
+}
+
+/// The outcome of checking a script's `X-CSRF-Token`, for handlers that need it only in some
+/// cases (a passkey sign-in that sets cookies).
+pub struct ScriptCsrf(pub Result<(), &'static str>);
+
+#[rocket::async_trait]
+impl<'r> rocket::request::FromRequest<'r> for ScriptCsrf {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> rocket::request::Outcome<Self, ()> {
+        let checked = match req.rocket().state::<CsrfTokens>() {
+            Some(tokens) => tokens.verify_script(req),
+            None => Err("CSRF key not configured"),
+        };
+        rocket::request::Outcome::Success(ScriptCsrf(checked))
     }
 }

@@ -52,6 +52,9 @@ pub enum ApiError {
     /// 409: registration of an existing username (compared case-insensitively).
     #[error("username taken")]
     UsernameTaken,
+    /// 409: a passkey registered already.
+    #[error("already registered")]
+    AlreadyRegistered,
     /// 413: body over the configured limit.
     #[error("payload too large")]
     PayloadTooLarge,
@@ -91,7 +94,7 @@ impl ApiError {
             Self::WrongPassword | Self::CsrfFailed(_) => Status::Forbidden,
             Self::NotFound => Status::NotFound,
             Self::MethodNotAllowed { .. } => Status::MethodNotAllowed,
-            Self::UsernameTaken => Status::Conflict,
+            Self::UsernameTaken | Self::AlreadyRegistered => Status::Conflict,
             Self::PayloadTooLarge => Status::PayloadTooLarge,
             Self::UnsupportedMediaType => Status::UnsupportedMediaType,
             Self::InvalidInput(_) => Status::UnprocessableEntity,
@@ -113,6 +116,7 @@ impl ApiError {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::UsernameTaken => "username_taken",
+            Self::AlreadyRegistered => "already_registered",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::InvalidInput(_) => "invalid_input",
@@ -137,6 +141,7 @@ impl ApiError {
             Self::NotFound => "There is nothing here.",
             Self::MethodNotAllowed { .. } => "This method is not allowed here.",
             Self::UsernameTaken => "That username is already taken.",
+            Self::AlreadyRegistered => "That passkey is registered already.",
             Self::PayloadTooLarge => "The request body is too large.",
             Self::UnsupportedMediaType => {
                 "Send the body as application/json (or a form from the site's pages)."
@@ -262,6 +267,8 @@ impl From<AuthError> for ApiError {
             AuthError::InvalidInput(fields) => Self::InvalidInput(fields),
             AuthError::InvalidCredentials => Self::InvalidCredentials,
             AuthError::UsernameTaken => Self::UsernameTaken,
+            AuthError::AlreadyRegistered => Self::AlreadyRegistered,
+            AuthError::NotFound => Self::NotFound,
             AuthError::WrongPassword => Self::WrongPassword,
             AuthError::InvalidRefreshToken => Self::InvalidToken("refresh token"),
             AuthError::InvalidMfaToken => Self::InvalidToken("mfa token"),

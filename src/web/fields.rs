@@ -5,11 +5,13 @@ use std::collections::HashMap;
 
 use crate::domain::{FieldErrors, RawCredentials};
 
-/// One value of a decoded body, whatever its format: JSON strings and form values are text,
-/// anything else (numbers, objects, null …) is not.
+/// One value of a decoded body, whatever its format: JSON strings and form values are text, JSON
+/// objects are kept whole (a WebAuthn response is one), anything else (numbers, null …) is
+/// neither.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FieldValue {
     Text(String),
+    Object(serde_json::Value),
     NotText,
 }
 
@@ -28,8 +30,27 @@ impl Fields {
     pub fn text(&mut self, name: &'static str, errors: &mut FieldErrors) -> Option<String> {
         match self.0.remove(name) {
             Some(FieldValue::Text(s)) => Some(s),
-            Some(FieldValue::NotText) => {
+            Some(FieldValue::NotText | FieldValue::Object(_)) => {
                 errors.add(name, "must be a string");
+                None
+            }
+            None => {
+                errors.add(name, "is required");
+                None
+            }
+        }
+    }
+
+    /// Takes a required JSON object field.
+    pub fn object(
+        &mut self,
+        name: &'static str,
+        errors: &mut FieldErrors,
+    ) -> Option<serde_json::Value> {
+        match self.0.remove(name) {
+            Some(FieldValue::Object(value)) => Some(value),
+            Some(_) => {
+                errors.add(name, "must be an object");
                 None
             }
             None => {
@@ -47,7 +68,7 @@ impl Fields {
     ) -> Option<String> {
         match self.0.remove(name) {
             Some(FieldValue::Text(s)) if !s.is_empty() => Some(s),
-            Some(FieldValue::NotText) => {
+            Some(FieldValue::NotText | FieldValue::Object(_)) => {
                 errors.add(name, "must be a string");
                 None
             }

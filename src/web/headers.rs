@@ -11,8 +11,9 @@ use super::request::RequestId;
 
 /// Pages: no inline script or style anywhere (no `unsafe-inline`); no framing (clickjacking,
 /// OWASP Clickjacking Defense Cheat Sheet); forms post only to this site.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-     img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; \
+     frame-ancestors 'none'; base-uri 'none'";
 
 /// Everything that is not a page (JSON above all) loads nothing and is framed by nobody (OWASP REST
 /// Security Cheat Sheet, "Security headers").

@@ -30,7 +30,7 @@ pub fn routes() -> Vec<Route> {
 }
 
 /// The pending sign-in of a browser: never the access cookie, HttpOnly, gone in five minutes.
-fn pending_cookie_name(cookies: &SessionCookies) -> &'static str {
+pub fn pending_cookie_name(cookies: &SessionCookies) -> &'static str {
     if cookies.secure() {
         "__Host-gatehouse_mfa"
     } else {
@@ -51,7 +51,7 @@ pub fn remember_pending(cookies: &SessionCookies, jar: &CookieJar<'_>, mfa_token
     );
 }
 
-fn forget_pending(cookies: &SessionCookies, jar: &CookieJar<'_>) {
+pub fn forget_pending(cookies: &SessionCookies, jar: &CookieJar<'_>) {
     jar.remove(
         Cookie::build((pending_cookie_name(cookies), ""))
             .http_only(true)

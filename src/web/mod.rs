@@ -19,6 +19,7 @@ pub mod mfa;
 pub mod openapi;
 pub mod ops;
 pub mod pages;
+pub mod passkeys;
 pub mod recovery;
 pub mod reply;
 pub mod request;

@@ -259,6 +259,67 @@ pub fn document(policy: &PasswordPolicy) -> Value {
                     ("429", &e429),
                 ])
             }},
+            "/me/passkeys": {"get": {
+                "summary": "The signed-in user's passkeys",
+                "security": bearer(),
+                "responses": {
+                    "200": json_ok("Passkeys, oldest first.", json!({"type": "array", "items": schema("Passkey")})),
+                    "401": e401, "503": e503
+                }
+            }},
+            "/me/passkeys/{id}": {"delete": {
+                "summary": "Remove a passkey (password required); every other session ends",
+                "description": "With the account's last factor, the recovery codes go too. Another account's passkey is `404`, like a missing one.",
+                "security": bearer(),
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}],
+                "requestBody": json_body("PasswordConfirmation", json!({"password": "correct horse battery staple"})),
+                "responses": body_errors(&[
+                    ("204", &json!({"description": "Removed."})),
+                    ("401", &e401), ("403", &e403), ("404", &error_response("No such passkey of yours (`not_found`).")), ("429", &e429),
+                ])
+            }},
+            "/me/passkeys/register/start": {"post": {
+                "summary": "Start adding a passkey: options for navigator.credentials.create()",
+                "description": "WebAuthn Level 3: `publicKey` is a PublicKeyCredentialCreationOptionsJSON (binary fields base64url), for `PublicKeyCredential.parseCreationOptionsFromJSON()`. The relying party is `public_origin`'s host; user verification and a discoverable credential are required. The challenge is single-use and lives 5 minutes; any instance may finish it.",
+                "security": bearer(),
+                "requestBody": json_body("PasswordConfirmation", json!({"password": "correct horse battery staple"})),
+                "responses": body_errors(&[
+                    ("200", &json_ok("The ceremony.", schema("CeremonyStarted"))),
+                    ("401", &e401), ("403", &e403), ("429", &e429),
+                ])
+            }},
+            "/me/passkeys/register/finish": {"post": {
+                "summary": "Finish adding a passkey with the authenticator's response",
+                "description": "`credential` is a RegistrationResponseJSON (`PublicKeyCredential.toJSON()`). The account's first factor brings `recovery_codes`, shown once. An expired, spent or foreign challenge, or a response that does not verify, is `422`.",
+                "security": bearer(),
+                "requestBody": json_body("PasskeyRegistration", json!({"challenge_id": "6f1c…", "name": "Laptop", "credential": {"id": "…", "rawId": "…", "type": "public-key", "response": {"clientDataJSON": "…", "attestationObject": "…"}}})),
+                "responses": body_errors(&[
+                    ("201", &json_ok("The new passkey.", schema("Passkey"))),
+                    ("401", &e401), ("403", &e403),
+                    ("409", &error_response("The credential is registered already (`already_registered`).")),
+                ])
+            }},
+            "/login/passkey/start": {"post": {
+                "summary": "Start a passkey sign-in: options for navigator.credentials.get()",
+                "description": "`{}` for a sign-in on its own (no username: discoverable credentials), or `{\"mfa_token\"}` as the second step after a password. `publicKey` is a PublicKeyCredentialRequestOptionsJSON. The pages' script sends `{\"mode\":\"cookie\"}`, and a browser's pending sign-in comes from its cookie.",
+                "requestBody": json_body("PasskeySignInStart", json!({})),
+                "responses": body_errors(&[
+                    ("200", &json_ok("The ceremony.", schema("CeremonyStarted"))),
+                    ("401", &error_response("An unknown, spent or expired `mfa_token` (`invalid_token`).")),
+                    ("429", &e429),
+                ])
+            }},
+            "/login/passkey/finish": {"post": {
+                "summary": "Finish a passkey sign-in: a complete sign-in, no further step",
+                "description": "`credential` is an AuthenticationResponseJSON. With `\"mode\":\"cookie\"` and the page's CSRF token in `X-CSRF-Token`, the session cookies are set and the answer is `{\"redirect\"}`.",
+                "requestBody": json_body("PasskeySignInFinish", json!({"challenge_id": "6f1c…", "credential": {"id": "…", "rawId": "…", "type": "public-key", "response": {"clientDataJSON": "…", "authenticatorData": "…", "signature": "…", "userHandle": "…"}}})),
+                "responses": body_errors(&[
+                    ("200", &json_ok("Tokens of a new session (or, in cookie mode, where to go).", json!({"oneOf": [schema("Tokens"), {"type": "object", "required": ["redirect"], "properties": {"redirect": {"type": "string"}}}]}))),
+                    ("401", &error_response("A bad signature, another origin, a wrong or spent challenge, an unknown credential or no user verification, indistinguishably (`invalid_credentials`).")),
+                    ("403", &error_response("Cookie mode without the page's CSRF token (`csrf_failed`).")),
+                    ("429", &e429),
+                ])
+            }},
             "/sessions": {"get": {
                 "summary": "The signed-in user's live sessions",
                 "security": bearer(),
@@ -377,6 +438,44 @@ pub fn document(policy: &PasswordPolicy) -> Value {
                     "type": "object", "required": ["token", "new_password"],
                     "properties": {"token": {"type": "string", "pattern": NO_CONTROL_CHARACTERS}, "new_password": new_password.clone()}
                 },
+                "CeremonyStarted": {
+                    "type": "object", "required": ["challenge_id", "publicKey"],
+                    "properties": {"challenge_id": {"type": "string", "format": "uuid"}, "publicKey": {"type": "object"}}
+                },
+                "Passkey": {
+                    "type": "object", "required": ["id", "name", "created_at", "last_used_at"],
+                    "properties": {
+                        "id": {"type": "string", "format": "uuid"},
+                        "name": {"type": "string"},
+                        "created_at": {"type": "string", "format": "date-time"},
+                        "last_used_at": {"type": ["string", "null"], "format": "date-time"},
+                        "recovery_codes": {"type": "array", "items": {"type": "string"}, "description": "With the account's first factor only."}
+                    }
+                },
+                "PasskeyRegistration": {
+                    "type": "object", "required": ["challenge_id", "name", "credential"],
+                    "properties": {
+                        "challenge_id": {"type": "string", "pattern": NO_CONTROL_CHARACTERS},
+                        "name": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": NO_CONTROL_CHARACTERS},
+                        "credential": {"type": "object", "description": "RegistrationResponseJSON."}
+                    }
+                },
+                "PasskeySignInStart": {
+                    "type": "object",
+                    "properties": {
+                        "mfa_token": {"type": "string", "pattern": NO_CONTROL_CHARACTERS},
+                        "mode": {"enum": ["cookie"]}
+                    }
+                },
+                "PasskeySignInFinish": {
+                    "type": "object", "required": ["challenge_id", "credential"],
+                    "properties": {
+                        "challenge_id": {"type": "string", "pattern": NO_CONTROL_CHARACTERS},
+                        "credential": {"type": "object", "description": "AuthenticationResponseJSON."},
+                        "mode": {"enum": ["cookie"]},
+                        "next": {"type": "string", "description": "Cookie mode: where to go (a local path)."}
+                    }
+                },
                 "MailQueued": {"type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}},
                 "Me": {
                     "type": "object", "required": ["id", "username", "created_at", "email", "email_verified", "email_pending", "mfa"],
@@ -442,7 +541,7 @@ pub fn document(policy: &PasswordPolicy) -> Value {
                             "invalid_token", "csrf_failed", "not_found", "method_not_allowed",
                             "username_taken", "payload_too_large", "unsupported_media_type",
                             "invalid_input", "too_many_requests", "unavailable", "internal_error",
-                            "mfa_required"
+                            "mfa_required", "already_registered"
                         ]},
                         "mfa_token": {"type": "string", "description": "With `mfa_required`: the pending sign-in, single-use."},
                         "methods": {"type": "array", "items": {"enum": ["totp", "recovery_code", "passkey"]}},

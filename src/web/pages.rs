@@ -70,6 +70,14 @@ struct DashboardPage {
     recovery_codes: Option<Vec<String>>,
     email: Option<String>,
     email_pending: Option<String>,
+    passkeys: Vec<PasskeyRow>,
+}
+
+struct PasskeyRow {
+    id: String,
+    name: String,
+    created_at_display: String,
+    last_used_display: String,
 }
 
 /// An authenticator app being set up: its key as text and as a QR code.
@@ -270,6 +278,18 @@ impl Dashboard<'_> {
     ) -> Result<Reply, ApiError> {
         let factors = self.accounts.factor_status(user).await?;
         let address = self.accounts.address_status(user).await?;
+        let passkeys = self
+            .accounts
+            .passkeys(user)
+            .await?
+            .into_iter()
+            .map(|p| PasskeyRow {
+                id: p.id.to_string(),
+                name: p.name,
+                created_at_display: display(p.created_at),
+                last_used_display: p.last_used_at.map_or_else(|| "never".to_owned(), display),
+            })
+            .collect();
         let (enrolment, recovery_codes) = match panel {
             MfaPanel::None => (None, None),
             MfaPanel::Enrolling(view) => (Some(view), None),
@@ -324,6 +344,7 @@ impl Dashboard<'_> {
                 recovery_codes,
                 email: address.verified,
                 email_pending: address.pending,
+                passkeys,
             },
         )
     }

@@ -1,6 +1,7 @@
 //! Integration tests against a real PostgreSQL: each test gets its own fresh database.
 //! Needs DATABASE_URL (a role that may create databases); `scripts/test` provides one.
 
+mod authenticator;
 mod helpers;
 mod keys;
 mod mail_sink;
@@ -16,6 +17,7 @@ mod login;
 mod mfa;
 mod operability;
 mod ops;
+mod passkeys;
 mod protected;
 mod register;
 mod revocation;

@@ -444,7 +444,14 @@ async fn the_dashboard_turns_the_app_on_with_a_qr_code_drawn_by_the_server() {
 
     assert_eq!(begun.status, Status::Ok, "{}", begun.body);
     assert!(begun.body.contains("<svg"), "a QR code");
-    assert!(!begun.body.contains("<script"));
+    // No script draws it: the page's only script is the passkey one, from our origin.
+    assert_eq!(
+        begun.body.matches("<script").count(),
+        begun
+            .body
+            .matches(r#"<script src="/static/passkeys.js" defer></script>"#)
+            .count()
+    );
     let start = begun.body.find("Key: <code>").unwrap() + "Key: <code>".len();
     let secret = &begun.body[start..start + 32];
     let confirmed = app

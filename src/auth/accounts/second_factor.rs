@@ -20,9 +20,9 @@ use crate::domain::Password;
 /// A pending sign-in lives this long (CONTRACT.md section 4).
 pub const CHALLENGE_TTL: Duration = Duration::from_secs(300);
 /// Wrong codes a pending sign-in survives.
-const CHALLENGE_FAILURES: i32 = 5;
+pub(super) const CHALLENGE_FAILURES: i32 = 5;
 /// Ours are 43 characters.
-const MAX_TOKEN_LEN: usize = 128;
+pub(super) const MAX_TOKEN_LEN: usize = 128;
 
 /// What a code check needs to say which account's failures it counts.
 fn code_throttle_key(user_id: Uuid) -> String {
@@ -51,9 +51,15 @@ impl Accounts {
             Event::new("login", "second_factor_due").user(user.user_id()),
         );
         let status = self.factors.status(user.user_id()).await?;
-        let mut methods = vec!["totp"];
+        let mut methods = Vec::new();
+        if status.totp {
+            methods.push("totp");
+        }
         if status.recovery_codes_left > 0 {
             methods.push("recovery_code");
+        }
+        if status.passkeys > 0 {
+            methods.push("passkey");
         }
         Ok(SignInStep::SecondFactorDue {
             mfa_token: token,
@@ -206,7 +212,8 @@ impl Accounts {
         let password =
             Password::parse(password).map_err(|p| AuthError::invalid_field("password", p))?;
         self.check_password(user, password, action, origin).await?;
-        if !self.factors.has_second_factor(user.user_id).await? {
+        // With passkeys only, the password is the check (CONTRACT.md section 4).
+        if !self.factors.has_totp(user.user_id).await? {
             return Ok(());
         }
         let code = code.ok_or_else(|| AuthError::invalid_field("code", "is required"))?;
@@ -261,7 +268,7 @@ impl Accounts {
         self.check_password_and_code(user, password, code, "mfa_disable", origin)
             .await?;
         let mut tx = self.pool.begin().await?;
-        self.factors.remove_all(&mut tx, user.user_id).await?;
+        self.factors.remove_totp(&mut tx, user.user_id).await?;
         let revoked =
             db::sessions::revoke_other_sessions(&mut *tx, user.user_id, user.session_id).await?;
         self.outbox

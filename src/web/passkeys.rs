@@ -1,0 +1,269 @@
+//! Passkeys (CONTRACT.md section 5): `/me/passkeys/…` to add, list and remove them, and
+//! `/login/passkey/…` to sign in with one. Bodies are the WebAuthn Level 3 JSON forms. The site's
+//! one script (`static/passkeys.js`) drives the same endpoints from the pages, with
+//! `"mode":"cookie"` to receive the session as cookies.
+
+use rocket::http::{CookieJar, Status};
+use rocket::{Route, State, delete, get, post, routes};
+use serde::Serialize;
+use serde_json::Value;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::accounts::TokenBody;
+use super::body::{BodyKind, Input};
+use super::cookies::SessionCookies;
+use super::csrf::ScriptCsrf;
+use super::error::ApiError;
+use super::me::{answer, required};
+use super::mfa::{forget_pending, pending_cookie_name};
+use super::pages::Dashboard;
+use super::reply::Reply;
+use crate::auth::passkeys::Begun;
+use crate::auth::{Accounts, AuthError, AuthUser, ClientInfo, Origin, SignInStep, TokenRejection};
+use crate::db::passkeys::PasskeyInfo;
+use crate::domain::{FieldErrors, LocalPath};
+
+pub fn routes() -> Vec<Route> {
+    routes![
+        register_start,
+        register_finish,
+        list,
+        remove_form,
+        remove,
+        sign_in_start,
+        sign_in_finish
+    ]
+}
+
+#[derive(Debug, Serialize)]
+struct BegunBody {
+    challenge_id: Uuid,
+    #[serde(rename = "publicKey")]
+    public_key: Value,
+}
+
+impl From<Begun> for BegunBody {
+    fn from(begun: Begun) -> Self {
+        Self {
+            challenge_id: begun.challenge_id,
+            public_key: begun.public_key,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct PasskeyBody {
+    id: Uuid,
+    name: String,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    last_used_at: Option<OffsetDateTime>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovery_codes: Option<Vec<String>>,
+}
+
+impl From<PasskeyInfo> for PasskeyBody {
+    fn from(p: PasskeyInfo) -> Self {
+        Self {
+            id: p.id,
+            name: p.name,
+            created_at: p.created_at,
+            last_used_at: p.last_used_at,
+            recovery_codes: None,
+        }
+    }
+}
+
+/// `{"password"}` → `200 {"challenge_id","publicKey"}`: options for `navigator.credentials.create`.
+#[post("/me/passkeys/register/start", data = "<input>")]
+async fn register_start(
+    accounts: &State<Accounts>,
+    user: Result<AuthUser, TokenRejection>,
+    origin: Origin,
+    input: Result<Input, ApiError>,
+) -> Result<Reply, ApiError> {
+    let user = user?;
+    let mut input = input?;
+    let [password] = required(&mut input.fields, ["password"])?;
+    let begun = accounts
+        .begin_passkey_registration(&user, password, &origin)
+        .await?;
+    Reply::json(Status::Ok, &BegunBody::from(begun))
+}
+
+/// `{"challenge_id","name","credential"}` → `201` the passkey (with the recovery codes when it is
+/// the account's first factor).
+#[post("/me/passkeys/register/finish", data = "<input>")]
+async fn register_finish(
+    accounts: &State<Accounts>,
+    user: Result<AuthUser, TokenRejection>,
+    origin: Origin,
+    input: Result<Input, ApiError>,
+) -> Result<Reply, ApiError> {
+    let user = user?;
+    let mut input = input?;
+    let mut errors = FieldErrors::default();
+    let challenge = input.fields.text("challenge_id", &mut errors);
+    let name = input.fields.text("name", &mut errors);
+    let credential = input.fields.object("credential", &mut errors);
+    let (Some(challenge), Some(name), Some(credential)) = (challenge, name, credential) else {
+        return Err(ApiError::InvalidInput(errors));
+    };
+    let added = accounts
+        .finish_passkey_registration(&user, &challenge, &name, credential, &origin)
+        .await?;
+    let mut body = PasskeyBody::from(added.passkey);
+    body.recovery_codes = added.recovery_codes;
+    Reply::json(Status::Created, &body)
+}
+
+#[get("/me/passkeys")]
+async fn list(
+    accounts: &State<Accounts>,
+    user: Result<AuthUser, TokenRejection>,
+) -> Result<Reply, ApiError> {
+    let passkeys = accounts.passkeys(&user?).await?;
+    let body: Vec<PasskeyBody> = passkeys.into_iter().map(PasskeyBody::from).collect();
+    Reply::json(Status::Ok, &body)
+}
+
+/// Another account's passkey is `404`, exactly like a missing one.
+fn passkey_id(id: &str) -> Result<Uuid, AuthError> {
+    Uuid::parse_str(id).map_err(|_| AuthError::NotFound)
+}
+
+/// The dashboard's button (`_method=delete` in a form post, with the password).
+#[delete("/me/passkeys/<id>", format = "form", data = "<input>")]
+async fn remove_form(
+    accounts: &State<Accounts>,
+    dashboard: Dashboard<'_>,
+    user: Result<AuthUser, TokenRejection>,
+    origin: Origin,
+    id: &str,
+    input: Result<Input, ApiError>,
+) -> Result<Reply, ApiError> {
+    let user = user?;
+    let mut input = input?;
+    let result = match (passkey_id(id), required(&mut input.fields, ["password"])) {
+        (Ok(id), Ok([password])) => accounts.remove_passkey(&user, id, password, &origin).await,
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    };
+    if matches!(result, Err(AuthError::NotFound)) {
+        return Err(ApiError::NotFound);
+    }
+    let removed = || {
+        Reply::flash(
+            "/dashboard",
+            "The passkey was removed. Every other session was signed out.",
+        )
+    };
+    answer(
+        dashboard,
+        &user,
+        BodyKind::Form,
+        result,
+        removed,
+        "The passkey was not removed",
+    )
+    .await
+}
+
+/// `{"password"}` → `204`.
+#[delete("/me/passkeys/<id>", rank = 2, data = "<input>")]
+async fn remove(
+    accounts: &State<Accounts>,
+    user: Result<AuthUser, TokenRejection>,
+    origin: Origin,
+    id: &str,
+    input: Result<Input, ApiError>,
+) -> Result<Reply, ApiError> {
+    let user = user?;
+    let mut input = input?;
+    let [password] = required(&mut input.fields, ["password"])?;
+    accounts
+        .remove_passkey(&user, passkey_id(id)?, password, &origin)
+        .await?;
+    Ok(Reply::NoContent)
+}
+
+/// Whether a sign-in request wants cookies (the pages' script) rather than tokens.
+fn cookie_mode(input: &Input) -> bool {
+    input.fields.peek("mode") == Some("cookie")
+}
+
+/// `{}` (or `{"mfa_token"}` for the second step) → `200 {"challenge_id","publicKey"}`. The pages'
+/// script sends `{"mode":"cookie"}`: a browser's pending sign-in is then its HttpOnly cookie.
+#[post("/login/passkey/start", data = "<input>")]
+async fn sign_in_start(
+    accounts: &State<Accounts>,
+    cookies: &State<SessionCookies>,
+    jar: &CookieJar<'_>,
+    origin: Origin,
+    input: Result<Input, ApiError>,
+) -> Result<Reply, ApiError> {
+    let mut input = input?;
+    let mut errors = FieldErrors::default();
+    let mfa_token = if cookie_mode(&input) {
+        jar.get(pending_cookie_name(cookies))
+            .map(|c| c.value().to_owned())
+    } else {
+        input.fields.optional_text("mfa_token", &mut errors)
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::InvalidInput(errors));
+    }
+    let begun = accounts
+        .begin_passkey_sign_in(mfa_token.as_deref(), &origin)
+        .await?;
+    Reply::json(Status::Ok, &BegunBody::from(begun))
+}
+
+#[derive(Debug, Serialize)]
+struct RedirectBody {
+    redirect: String,
+}
+
+/// `{"challenge_id","credential"}` → `200` the token body; with `"mode":"cookie"` (and the page's
+/// CSRF token in `X-CSRF-Token`) the session cookies and `{"redirect"}`.
+#[post("/login/passkey/finish", data = "<input>")]
+async fn sign_in_finish(
+    accounts: &State<Accounts>,
+    cookies: &State<SessionCookies>,
+    jar: &CookieJar<'_>,
+    client: ClientInfo,
+    csrf: ScriptCsrf,
+    input: Result<Input, ApiError>,
+) -> Result<Reply, ApiError> {
+    let mut input = input?;
+    let cookie_mode = cookie_mode(&input);
+    if cookie_mode && let Err(why) = csrf.0 {
+        return Err(ApiError::CsrfFailed(why));
+    }
+    let mut errors = FieldErrors::default();
+    let challenge = input.fields.text("challenge_id", &mut errors);
+    let credential = input.fields.object("credential", &mut errors);
+    let next = input.fields.peek("next").and_then(LocalPath::parse);
+    let (Some(challenge), Some(credential)) = (challenge, credential) else {
+        return Err(ApiError::InvalidInput(errors));
+    };
+    let (step, pending_next) = accounts
+        .finish_passkey_sign_in(&challenge, credential, &client)
+        .await?;
+    let SignInStep::SessionOpened { sign_in, device } = step else {
+        return Err(ApiError::Internal("a step after a passkey".into()));
+    };
+    if !cookie_mode {
+        return Reply::json(Status::Ok, &TokenBody::from(sign_in));
+    }
+    forget_pending(cookies, jar);
+    cookies.set(jar, &sign_in);
+    cookies.set_device(jar, device);
+    let target = pending_next
+        .as_deref()
+        .and_then(LocalPath::parse)
+        .or(next)
+        .map_or_else(|| "/dashboard".to_owned(), |p| p.as_str().to_owned());
+    Reply::json(Status::Ok, &RedirectBody { redirect: target })
+}
