@@ -14,7 +14,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 
 use crate::helpers::{GOOD_PASSWORD, fresh_database};
-use crate::server::launch_server;
+use crate::server::{launch_server, launch_server_with};
 
 const CHROMIUM_FLAGS: &[&str] = &[
     "--headless",
@@ -213,6 +213,62 @@ impl Browser {
         std::fs::write(path, png).unwrap();
     }
 
+    /// Gives the browser a WebDriver virtual authenticator (WebAuthn L3 section 11): CTAP2,
+    /// built in, holding discoverable credentials, verifying its user. Returns its id.
+    async fn add_virtual_authenticator(&self) -> String {
+        let answer = self
+            .client
+            .issue_cmd(WebAuthnCommand {
+                path: "webauthn/authenticator".into(),
+                body: Some(json!({
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": true,
+                    "hasUserVerification": true,
+                    "isUserVerified": true
+                })),
+            })
+            .await
+            .expect("a virtual authenticator");
+        answer.as_str().expect("its id").to_owned()
+    }
+
+    /// The credentials the virtual authenticator holds.
+    async fn virtual_credentials(&self, authenticator: &str) -> Vec<Value> {
+        let answer = self
+            .client
+            .issue_cmd(WebAuthnCommand {
+                path: format!("webauthn/authenticator/{authenticator}/credentials"),
+                body: None,
+            })
+            .await
+            .expect("the credentials");
+        answer.as_array().expect("a list").clone()
+    }
+
+    /// Waits until `css` matches a displayed element.
+    async fn wait_for_visible(&self, css: &str) {
+        for _ in 0..50 {
+            if let Ok(element) = self.client.find(Locator::Css(css)).await
+                && element.is_displayed().await.unwrap_or(false)
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{css} never showed; the page says: {}", self.text().await);
+    }
+
+    async fn clear(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"))
+            .clear()
+            .await
+            .expect("clear");
+    }
+
     async fn close(self) {
         let _ = self.client.close().await;
     }
@@ -227,6 +283,31 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("expected {path}, the browser is at {}", self.url().await);
+    }
+}
+
+/// A WebDriver extension command of the virtual authenticator, under the session.
+#[derive(Debug)]
+struct WebAuthnCommand {
+    path: String,
+    body: Option<Value>,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for WebAuthnCommand {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        let session = session_id.unwrap_or_default();
+        base_url.join(&format!("session/{session}/{}", self.path))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        match &self.body {
+            Some(body) => (http::Method::POST, Some(body.to_string())),
+            None => (http::Method::GET, None),
+        }
     }
 }
 
@@ -292,6 +373,7 @@ async fn a_person_turns_on_an_authenticator_app_and_signs_in_with_codes_in_chrom
 
     browser.type_into("#enrol_password", GOOD_PASSWORD).await;
     browser.click("form[action='/me/mfa/totp'] button").await;
+    browser.wait_for_visible("figure.qr figcaption code").await;
     let key = browser.texts("figure.qr figcaption code").await.remove(0);
     assert_eq!(browser.texts("figure.qr svg").await.len(), 1, "a QR code");
     let screenshot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/browser/mfa.png");
@@ -301,6 +383,7 @@ async fn a_person_turns_on_an_authenticator_app_and_signs_in_with_codes_in_chrom
     browser
         .click("form[action='/me/mfa/totp/confirm'] button")
         .await;
+    browser.wait_for_visible(".recovery-codes code").await;
     let recovery = browser.texts(".recovery-codes code").await;
     assert_eq!(recovery.len(), 10);
 
@@ -328,5 +411,76 @@ async fn a_person_turns_on_an_authenticator_app_and_signs_in_with_codes_in_chrom
     browser.wait_for_path(&base, "/dashboard").await;
     assert!(browser.text().await.contains("9 recovery codes left"));
 
+    browser.close().await;
+}
+
+/// CONTRACT.md section 5 in a real browser with Chromium's virtual authenticator: add a passkey
+/// from the dashboard (the first factor: its recovery codes show), sign out, sign in with it and
+/// no username, remove it. The site is reached at `localhost`, its relying party.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_adds_a_passkey_signs_in_with_it_and_removes_it_in_chromium() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let base = format!("http://localhost:{port}");
+    let origin = base.clone();
+    launch_server_with(&fresh_database().await, move |f| {
+        f.merge(("port", port)).merge(("public_origin", origin))
+    })
+    .await;
+    let driver = Driver::start().await;
+    let browser = Browser::open(&driver).await;
+    let authenticator = browser.add_virtual_authenticator().await;
+
+    browser.go(&format!("{base}/register")).await;
+    browser.type_into("#username", "passkey-user").await;
+    browser.type_into("#password", GOOD_PASSWORD).await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for_path(&base, "/dashboard").await;
+
+    // The script shows the form; the ceremony runs against the virtual authenticator.
+    browser
+        .wait_for_visible("form[data-passkey-register]")
+        .await;
+    browser.clear("#passkey_name").await;
+    browser.type_into("#passkey_name", "Virtual key").await;
+    browser.type_into("#passkey_password", GOOD_PASSWORD).await;
+    browser.click("form[data-passkey-register] button").await;
+    browser.wait_for_visible("[data-passkey-codes]").await;
+    assert_eq!(
+        browser.texts("[data-passkey-codes] code").await.len(),
+        10,
+        "the first factor's recovery codes"
+    );
+    let held = browser.virtual_credentials(&authenticator).await;
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0]["isResidentCredential"], true, "discoverable");
+    let screenshot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/browser/passkey.png");
+    browser.screenshot(&screenshot).await;
+    browser.click("[data-passkey-codes] a").await;
+    browser.wait_for_path(&base, "/dashboard").await;
+    assert!(browser.text().await.contains("Virtual key"));
+
+    // Signed out, the passkey alone signs in: no username, no second step.
+    browser.click("main form[action='/logout'] button").await;
+    browser.wait_for_path(&base, "/login").await;
+    browser
+        .wait_for_visible("[data-passkey-sign-in] button")
+        .await;
+    browser.click("[data-passkey-sign-in] button").await;
+    browser.wait_for_path(&base, "/dashboard").await;
+    assert!(browser.text().await.contains("Welcome, passkey-user"));
+
+    // Removed with the password, it is gone from the page and from sign-in.
+    let remove = "form[action^='/me/passkeys/']";
+    browser
+        .type_into(&format!("{remove} input[name=password]"), GOOD_PASSWORD)
+        .await;
+    browser.click(&format!("{remove} button")).await;
+    browser.wait_for_path(&base, "/dashboard").await;
+    let page = browser.text().await;
+    assert!(page.contains("The passkey was removed"), "{page}");
+    assert!(page.contains("No passkeys yet"), "{page}");
     browser.close().await;
 }

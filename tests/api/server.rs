@@ -8,12 +8,20 @@ use crate::helpers::{GOOD_PASSWORD, fresh_database, test_figment};
 
 /// Launches the real server on a free port and returns its base URL.
 pub async fn launch_server(database_url: &str) -> String {
+    launch_server_with(database_url, |f| f).await
+}
+
+/// [`launch_server`] with settings changed by `configure` (a fixed `port`, say).
+pub async fn launch_server_with(
+    database_url: &str,
+    configure: impl FnOnce(rocket::figment::Figment) -> rocket::figment::Figment,
+) -> String {
     let (port_tx, port_rx) = oneshot::channel();
     let port_tx = std::sync::Mutex::new(Some(port_tx));
-    let figment = test_figment(database_url).merge(("port", 0)).merge((
+    let figment = configure(test_figment(database_url).merge(("port", 0)).merge((
         "security_log",
         crate::helpers::security_log_path(database_url),
-    ));
+    )));
     let rocket =
         gatehouse::build(figment).attach(AdHoc::on_liftoff("report port", move |rocket| {
             let port = rocket.config().port;
