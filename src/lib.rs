@@ -109,6 +109,7 @@ async fn ignite_core(rocket: Rocket<Build>) -> rocket::fairing::Result {
             core.csrf_key,
             settings.cookie_secure,
             Arc::clone(&core.log),
+            settings.public_origin.clone(),
         ))
         .manage(MetricsAccess::new(
             &settings,

@@ -19,7 +19,8 @@ pub struct CsrfKey(hmac::Key);
 pub struct SiteEvidence<'r> {
     pub sec_fetch_site: Option<&'r str>,
     pub origin: Option<&'r str>,
-    pub host: Option<&'r str>,
+    /// `public_origin`: the one `Origin` this site's pages send.
+    pub site_origin: &'r str,
 }
 
 impl CsrfKey {
@@ -64,22 +65,19 @@ impl CsrfKey {
     }
 }
 
-/// Refuses requests a browser marks as cross-site, and any `Origin` other than this site's own
-/// (`null` included, as Django does). Requests without either header (non-browser clients,
-/// older browsers) rely on the token alone.
+/// Refuses requests a browser marks as cross-site, and any `Origin` other than `public_origin`
+/// (`null` included, as Django does), scheme and port included: the configured origin, not the
+/// request's own `Host`, which a client chooses (OWASP CSRF Prevention Cheat Sheet, "Verifying
+/// origin with standard headers"). Requests without either header (non-browser clients, older
+/// browsers) rely on the token alone.
 pub fn check_origin(site: SiteEvidence<'_>) -> Result<(), &'static str> {
     if site.sec_fetch_site == Some("cross-site") {
         return Err("cross-site request");
     }
-    if let Some(origin) = site.origin {
-        let host = site.host.ok_or("Origin without Host")?;
-        let origin_host = origin
-            .strip_prefix("https://")
-            .or_else(|| origin.strip_prefix("http://"))
-            .ok_or("foreign origin")?;
-        if !origin_host.eq_ignore_ascii_case(host) {
-            return Err("foreign origin");
-        }
+    if let Some(origin) = site.origin
+        && !origin.eq_ignore_ascii_case(site.site_origin)
+    {
+        return Err("foreign origin");
     }
     Ok(())
 }
@@ -114,10 +112,14 @@ mod tests {
         let site = |fetch, origin| SiteEvidence {
             sec_fetch_site: fetch,
             origin,
-            host: Some("gate.example"),
+            site_origin: "https://gate.example",
         };
         assert!(check_origin(site(None, None)).is_ok());
         assert!(check_origin(site(Some("same-origin"), Some("https://gate.example"))).is_ok());
+        assert!(check_origin(site(None, Some("https://GATE.example"))).is_ok());
+        // Another scheme or port of the same host is another origin.
+        assert!(check_origin(site(None, Some("http://gate.example"))).is_err());
+        assert!(check_origin(site(None, Some("https://gate.example:8443"))).is_err());
         assert!(check_origin(site(Some("cross-site"), None)).is_err());
         assert!(check_origin(site(None, Some("https://evil.example"))).is_err());
         assert!(check_origin(site(None, Some("null"))).is_err());

@@ -53,7 +53,20 @@ pub struct RelyingPartyError(String);
 
 pub struct Passkeys {
     pool: PgPool,
-    webauthn: Webauthn,
+    /// `None` when `public_origin` cannot be a relying party (an IP address: WebAuthn L3 5.1.4
+    /// wants a domain); passkeys are then off, and everything else works.
+    webauthn: Option<Webauthn>,
+}
+
+fn relying_party(public_origin: &str) -> Result<Webauthn, RelyingPartyError> {
+    let origin = Url::parse(public_origin).map_err(|e| RelyingPartyError(e.to_string()))?;
+    let rp_id = origin
+        .host_str()
+        .ok_or_else(|| RelyingPartyError("it has no host".into()))?
+        .to_owned();
+    WebauthnBuilder::new(&rp_id, &origin)
+        .and_then(|b| b.rp_name("Gatehouse").timeout(CEREMONY_TTL).build())
+        .map_err(|e| RelyingPartyError(e.to_string()))
 }
 
 fn internal(e: impl std::fmt::Display) -> AuthError {
@@ -65,16 +78,25 @@ fn dead_challenge() -> AuthError {
 }
 
 impl Passkeys {
-    pub fn new(pool: PgPool, public_origin: &str) -> Result<Self, RelyingPartyError> {
-        let origin = Url::parse(public_origin).map_err(|e| RelyingPartyError(e.to_string()))?;
-        let rp_id = origin
-            .host_str()
-            .ok_or_else(|| RelyingPartyError("it has no host".into()))?
-            .to_owned();
-        let webauthn = WebauthnBuilder::new(&rp_id, &origin)
-            .and_then(|b| b.rp_name("Gatehouse").timeout(CEREMONY_TTL).build())
-            .map_err(|e| RelyingPartyError(e.to_string()))?;
-        Ok(Self { pool, webauthn })
+    /// The relying party of `public_origin`; without one (a warning says why), passkeys are off.
+    pub fn new(pool: PgPool, public_origin: &str) -> Self {
+        let webauthn = match relying_party(public_origin) {
+            Ok(webauthn) => Some(webauthn),
+            Err(e) => {
+                log::warn!("{e}: passkeys are off");
+                None
+            }
+        };
+        Self { pool, webauthn }
+    }
+
+    fn webauthn(&self) -> Result<&Webauthn, AuthError> {
+        self.webauthn.as_ref().ok_or_else(|| {
+            AuthError::invalid_field(
+                "passkey",
+                "passkeys are off on this server: its public_origin is not a domain",
+            )
+        })
     }
 
     pub async fn list(&self, user_id: Uuid) -> Result<Vec<PasskeyInfo>, AuthError> {
@@ -126,7 +148,7 @@ impl Passkeys {
             .map(|p| p.cred_id().clone())
             .collect::<Vec<_>>();
         let (options, state) = self
-            .webauthn
+            .webauthn()?
             .start_passkey_registration(user_id, username, username, Some(exclude))
             .map_err(internal)?;
         let mut begun = self
@@ -159,7 +181,7 @@ impl Passkeys {
                 AuthError::invalid_field("credential", "is not a registration response")
             })?;
         let passkey = self
-            .webauthn
+            .webauthn()?
             .finish_passkey_registration(&response, &state)
             .map_err(|e| {
                 log::info!("passkey registration refused: {e}");
@@ -179,7 +201,7 @@ impl Passkeys {
     ) -> Result<Begun, AuthError> {
         let Some((user_id, mfa_token_hash)) = second_step else {
             let (mut options, state) = self
-                .webauthn
+                .webauthn()?
                 .start_discoverable_authentication()
                 .map_err(internal)?;
             // A button starts this, not an autofill prompt.
@@ -198,7 +220,7 @@ impl Passkeys {
             ));
         }
         let (options, state) = self
-            .webauthn
+            .webauthn()?
             .start_passkey_authentication(&passkeys)
             .map_err(internal)?;
         self.store(
@@ -246,13 +268,13 @@ impl Passkeys {
                 }
                 let state: PasskeyAuthentication =
                     serde_json::from_value(ceremony.state).map_err(internal)?;
-                self.webauthn
+                self.webauthn()?
                     .finish_passkey_authentication(&response, &state)
                     .map_err(|e| refused(&e))?
             }
             None => {
                 let (handle, _) = self
-                    .webauthn
+                    .webauthn()?
                     .identify_discoverable_authentication(&response)
                     .map_err(|e| refused(&e))?;
                 if handle != stored.user_id {
@@ -260,7 +282,7 @@ impl Passkeys {
                 }
                 let state: DiscoverableAuthentication =
                     serde_json::from_value(ceremony.state).map_err(internal)?;
-                self.webauthn
+                self.webauthn()?
                     .finish_discoverable_authentication_v2(&response, state, &passkey)
                     .map_err(|e| refused(&e))?
             }

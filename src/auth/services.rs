@@ -20,7 +20,7 @@ use super::keys::{MasterKey, Purpose};
 use super::mail::Outbox;
 use super::mfa::{SecondFactors, SecondFactorsParts};
 use super::owners::SessionOwners;
-use super::passkeys::{Passkeys, RelyingPartyError};
+use super::passkeys::Passkeys;
 use super::password::{HashError, PasswordHasher};
 use super::recovery::{Recovery, RecoveryParts};
 use super::revocations::Revocations;
@@ -66,8 +66,6 @@ pub enum StartError {
     Keys(#[from] AuthError),
     #[error("cannot set up mail delivery: {0}")]
     Mail(#[from] DeliveryError),
-    #[error("{0}")]
-    Passkeys(#[from] RelyingPartyError),
 }
 
 impl Core {
@@ -147,7 +145,7 @@ impl Core {
             common_passwords,
             outbox: Arc::clone(&outbox),
             addresses: Arc::clone(&addresses),
-            passkeys: Arc::new(Passkeys::new(pool.clone(), &settings.public_origin)?),
+            passkeys: Arc::new(Passkeys::new(pool.clone(), &settings.public_origin)),
             sessions: sessions.clone(),
             revocations: Arc::clone(&revocations),
             log: Arc::clone(&log),

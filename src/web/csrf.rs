@@ -20,14 +20,22 @@ pub struct CsrfTokens {
     key: CsrfKey,
     secure: bool,
     log: Arc<SecurityLog>,
+    /// `public_origin`, the only `Origin` accepted.
+    site_origin: String,
 }
 
 impl CsrfTokens {
-    pub fn new(key: CsrfKey, cookie_secure: bool, log: Arc<SecurityLog>) -> Self {
+    pub fn new(
+        key: CsrfKey,
+        cookie_secure: bool,
+        log: Arc<SecurityLog>,
+        public_origin: String,
+    ) -> Self {
         Self {
             key,
             secure: cookie_secure,
             log,
+            site_origin: public_origin,
         }
     }
 
@@ -64,7 +72,7 @@ impl CsrfTokens {
     fn verify(&self, req: &Request<'_>, token: Option<&str>) -> Result<(), &'static str> {
         let cookie = req.cookies().get(self.cookie_name());
         self.key
-            .verify(site_evidence(req), cookie.map(|c| c.value()), token)
+            .verify(self.site_evidence(req), cookie.map(|c| c.value()), token)
     }
 
     /// Checks a form's token; a refusal goes to the security log. Every form post carries one,
@@ -91,18 +99,20 @@ impl CsrfTokens {
             return Ok(());
         }
         if req.content_type().is_some_and(|ct| ct.is_form()) {
-            return csrf::check_origin(site_evidence(req));
+            return csrf::check_origin(self.site_evidence(req));
         }
         self.verify(req, req.headers().get_one(HEADER))
     }
 }
 
-fn site_evidence<'r>(req: &'r Request<'_>) -> SiteEvidence<'r> {
-    let headers = req.headers();
-    SiteEvidence {
-        sec_fetch_site: headers.get_one("Sec-Fetch-Site"),
-        origin: headers.get_one("Origin"),
-        host: headers.get_one("Host"),
+impl CsrfTokens {
+    fn site_evidence<'r>(&'r self, req: &'r Request<'_>) -> SiteEvidence<'r> {
+        let headers = req.headers();
+        SiteEvidence {
+            sec_fetch_site: headers.get_one("Sec-Fetch-Site"),
+            origin: headers.get_one("Origin"),
+            site_origin: &self.site_origin,
+        }
     }
 }
 

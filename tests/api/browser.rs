@@ -220,13 +220,20 @@ async fn form_posts_without_a_valid_csrf_token_are_refused_and_change_nothing() 
 async fn form_posts_from_another_origin_are_refused_even_with_a_valid_token() {
     let app = TestApp::spawn().await;
     app.register("alice", GOOD_PASSWORD).await;
-    let cases: [&[(&str, &str)]; 3] = [
+    let cases: [&[(&str, &str)]; 5] = [
         &[
             ("Origin", "https://evil.example"),
             ("Host", "localhost:8000"),
         ],
         &[("Origin", "null"), ("Host", "localhost:8000")],
         &[("Sec-Fetch-Site", "cross-site")],
+        // The Origin is pinned to public_origin (http://localhost:8000): a Host chosen to match
+        // a foreign Origin does not make it ours, nor does another scheme of our host.
+        &[("Origin", "https://evil.example"), ("Host", "evil.example")],
+        &[
+            ("Origin", "https://localhost:8000"),
+            ("Host", "localhost:8000"),
+        ],
     ];
     for headers in cases {
         let token = app.page("/login").await.csrf_token();

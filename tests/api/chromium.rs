@@ -14,7 +14,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 
 use crate::helpers::{GOOD_PASSWORD, fresh_database};
-use crate::server::{launch_server, launch_server_with};
+use crate::server::{launch_server, launch_server_at};
 
 const CHROMIUM_FLAGS: &[&str] = &[
     "--headless",
@@ -419,16 +419,7 @@ async fn a_person_turns_on_an_authenticator_app_and_signs_in_with_codes_in_chrom
 /// no username, remove it. The site is reached at `localhost`, its relying party.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_adds_a_passkey_signs_in_with_it_and_removes_it_in_chromium() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let base = format!("http://localhost:{port}");
-    let origin = base.clone();
-    launch_server_with(&fresh_database().await, move |f| {
-        f.merge(("port", port)).merge(("public_origin", origin))
-    })
-    .await;
+    let base = launch_server_at(&fresh_database().await, "localhost").await;
     let driver = Driver::start().await;
     let browser = Browser::open(&driver).await;
     let authenticator = browser.add_virtual_authenticator().await;

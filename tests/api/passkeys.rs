@@ -396,3 +396,20 @@ async fn with_an_app_and_a_passkey_turning_the_app_off_keeps_the_codes() {
         .await;
     assert_eq!(codes.status, Status::Ok, "{}", codes.body);
 }
+
+#[rocket::async_test]
+async fn a_server_reached_at_an_ip_address_runs_with_passkeys_off() {
+    // WebAuthn needs a domain for its relying party; an IP address turns passkeys off only.
+    let app = TestApp::spawn_with(|f| f.merge(("public_origin", "http://127.0.0.1:8000"))).await;
+    let token = app.signed_in("gina").await;
+    let refused = register_start(&app, &token, GOOD_PASSWORD).await;
+    refused.assert_error(Status::UnprocessableEntity, "invalid_input");
+    assert!(refused.json()["fields"]["passkey"].is_array());
+    app.post_json("/login/passkey/start", &json!({}))
+        .await
+        .assert_error(Status::UnprocessableEntity, "invalid_input");
+    assert_eq!(
+        app.get_with_bearer("/protected", &token).await.status,
+        Status::Ok
+    );
+}

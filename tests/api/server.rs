@@ -8,34 +8,38 @@ use crate::helpers::{GOOD_PASSWORD, fresh_database, test_figment};
 
 /// Launches the real server on a free port and returns its base URL.
 pub async fn launch_server(database_url: &str) -> String {
-    launch_server_with(database_url, |f| f).await
+    launch_server_at(database_url, "127.0.0.1").await
 }
 
-/// [`launch_server`] with settings changed by `configure` (a fixed `port`, say).
-pub async fn launch_server_with(
-    database_url: &str,
-    configure: impl FnOnce(rocket::figment::Figment) -> rocket::figment::Figment,
-) -> String {
-    let (port_tx, port_rx) = oneshot::channel();
-    let port_tx = std::sync::Mutex::new(Some(port_tx));
-    let figment = configure(test_figment(database_url).merge(("port", 0)).merge((
-        "security_log",
-        crate::helpers::security_log_path(database_url),
-    )));
-    let rocket =
-        gatehouse::build(figment).attach(AdHoc::on_liftoff("report port", move |rocket| {
-            let port = rocket.config().port;
-            Box::pin(async move {
-                if let Some(tx) = port_tx.lock().unwrap().take() {
-                    let _ = tx.send(port);
-                }
-            })
-        }));
+/// [`launch_server`] reached as `http://<host>:<port>`, which is also its `public_origin` (the
+/// `Origin` its pages send, and the WebAuthn relying party): `localhost` for passkeys.
+pub async fn launch_server_at(database_url: &str, host: &str) -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let base = format!("http://{host}:{port}");
+    let figment = test_figment(database_url)
+        .merge(("port", port))
+        .merge(("public_origin", &base))
+        .merge((
+            "security_log",
+            crate::helpers::security_log_path(database_url),
+        ));
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let ready_tx = std::sync::Mutex::new(Some(ready_tx));
+    let rocket = gatehouse::build(figment).attach(AdHoc::on_liftoff("report ready", move |_| {
+        Box::pin(async move {
+            if let Some(tx) = ready_tx.lock().unwrap().take() {
+                let _ = tx.send(());
+            }
+        })
+    }));
     tokio::spawn(async move {
         let _ = rocket.launch().await;
     });
-    let port = port_rx.await.expect("the server lifts off");
-    format!("http://127.0.0.1:{port}")
+    ready_rx.await.expect("the server lifts off");
+    base
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
