@@ -53,7 +53,10 @@
       error.hidden = true;
       button.disabled = true;
       try {
-        const begun = await post("/login/passkey/start", { mode: "cookie" });
+        const begun = await post("/login/passkey/start", {
+          mode: "cookie",
+          second_step: signIn.dataset.secondStep,
+        });
         const credential = await navigator.credentials.get({
           publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(begun.publicKey),
         });

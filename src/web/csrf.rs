@@ -86,9 +86,9 @@ impl CsrfTokens {
         checked
     }
 
-    /// Checks a script's header token (and the request's origin); a refusal is logged.
-    pub fn verify_script(&self, req: &Request<'_>) -> Result<(), &'static str> {
-        self.verify_form(req, req.headers().get_one(HEADER))
+    /// Records a refused request the handler turned away itself.
+    pub fn log_refusal(&self, origin: &crate::auth::Origin, why: &'static str) {
+        self.log.record(origin, Event::new("csrf_refused", why));
     }
 
     /// The check for a cookie-authenticated unsafe request: safe methods need none; a form's
@@ -116,8 +116,9 @@ impl CsrfTokens {
     }
 }
 
-/// The outcome of checking a script's `X-CSRF-Token`, for handlers that need it only in some
-/// cases (a passkey sign-in that sets cookies).
+/// The outcome of checking a script's `X-CSRF-Token` (and the origin), not yet logged: for
+/// handlers that need it only in some cases (a passkey sign-in that sets cookies), which log a
+/// refusal with [`CsrfTokens::log_refusal`] when they act on it.
 pub struct ScriptCsrf(pub Result<(), &'static str>);
 
 #[rocket::async_trait]
@@ -126,7 +127,7 @@ impl<'r> rocket::request::FromRequest<'r> for ScriptCsrf {
 
     async fn from_request(req: &'r Request<'_>) -> rocket::request::Outcome<Self, ()> {
         let checked = match req.rocket().state::<CsrfTokens>() {
-            Some(tokens) => tokens.verify_script(req),
+            Some(tokens) => tokens.verify(req, req.headers().get_one(HEADER)),
             None => Err("CSRF key not configured"),
         };
         rocket::request::Outcome::Success(ScriptCsrf(checked))

@@ -464,7 +464,8 @@ pub fn document(policy: &PasswordPolicy) -> Value {
                     "type": "object",
                     "properties": {
                         "mfa_token": {"type": "string", "pattern": NO_CONTROL_CHARACTERS},
-                        "mode": {"enum": ["cookie"]}
+                        "mode": {"enum": ["cookie"]},
+                        "second_step": {"enum": ["yes"], "description": "Cookie mode: the second step of the browser's pending sign-in (its cookie)."}
                     }
                 },
                 "PasskeySignInFinish": {

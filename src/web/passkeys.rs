@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::accounts::TokenBody;
 use super::body::{BodyKind, Input};
 use super::cookies::SessionCookies;
-use super::csrf::ScriptCsrf;
+use super::csrf::{CsrfTokens, ScriptCsrf};
 use super::error::ApiError;
 use super::me::{answer, required};
 use super::mfa::{forget_pending, pending_cookie_name};
@@ -194,7 +194,8 @@ fn cookie_mode(input: &Input) -> bool {
 }
 
 /// `{}` (or `{"mfa_token"}` for the second step) → `200 {"challenge_id","publicKey"}`. The pages'
-/// script sends `{"mode":"cookie"}`: a browser's pending sign-in is then its HttpOnly cookie.
+/// script sends `{"mode":"cookie"}`, and on the second step's page `"second_step":"yes"`: the
+/// browser's pending sign-in is then its HttpOnly cookie.
 #[post("/login/passkey/start", data = "<input>")]
 async fn sign_in_start(
     accounts: &State<Accounts>,
@@ -206,8 +207,14 @@ async fn sign_in_start(
     let mut input = input?;
     let mut errors = FieldErrors::default();
     let mfa_token = if cookie_mode(&input) {
-        jar.get(pending_cookie_name(cookies))
-            .map(|c| c.value().to_owned())
+        match input.fields.peek("second_step") {
+            Some("yes") => Some(
+                jar.get(pending_cookie_name(cookies))
+                    .map(|c| c.value().to_owned())
+                    .ok_or(ApiError::InvalidToken("mfa token"))?,
+            ),
+            _ => None,
+        }
     } else {
         input.fields.optional_text("mfa_token", &mut errors)
     };
@@ -233,12 +240,14 @@ async fn sign_in_finish(
     cookies: &State<SessionCookies>,
     jar: &CookieJar<'_>,
     client: ClientInfo,
+    tokens: &State<CsrfTokens>,
     csrf: ScriptCsrf,
     input: Result<Input, ApiError>,
 ) -> Result<Reply, ApiError> {
     let mut input = input?;
     let cookie_mode = cookie_mode(&input);
     if cookie_mode && let Err(why) = csrf.0 {
+        tokens.log_refusal(&client.origin, why);
         return Err(ApiError::CsrfFailed(why));
     }
     let mut errors = FieldErrors::default();

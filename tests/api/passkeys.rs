@@ -413,3 +413,50 @@ async fn a_server_reached_at_an_ip_address_runs_with_passkeys_off() {
         Status::Ok
     );
 }
+
+#[rocket::async_test]
+async fn cookie_mode_needs_the_pages_csrf_token() {
+    let app = TestApp::spawn().await;
+    let token = app.signed_in("hank").await;
+    let mut authenticator = Authenticator::new(ORIGIN);
+    add_passkey(&app, &token, &mut authenticator).await;
+    let begun = sign_in_start(&app, json!({"mode": "cookie"})).await;
+    let credential = authenticator.sign_in(&begun["publicKey"], &Forgery::default());
+    let body =
+        json!({"mode": "cookie", "challenge_id": begun["challenge_id"], "credential": credential});
+    let refused = app.post_json("/login/passkey/finish", &body).await;
+    refused.assert_error(Status::Forbidden, "csrf_failed");
+    assert!(refused.set_cookie("gatehouse_at").is_none());
+
+    // With the page's token the session arrives as cookies, and the answer says where to go.
+    let csrf = app.page("/login").await.csrf_token();
+    let begun = sign_in_start(&app, json!({"mode": "cookie"})).await;
+    let credential = authenticator.sign_in(&begun["publicKey"], &Forgery::default());
+    let response = app
+        .client
+        .post("/login/passkey/finish")
+        .header(rocket::http::ContentType::JSON)
+        .header(rocket::http::Header::new("X-CSRF-Token", csrf))
+        .body(
+            json!({"mode": "cookie", "challenge_id": begun["challenge_id"], "credential": credential, "next": "/sessions-page"})
+                .to_string(),
+        )
+        .dispatch()
+        .await;
+    let response = TestResponse::from_local(response).await;
+    assert_eq!(response.status, Status::Ok, "{}", response.body);
+    assert_eq!(response.json()["redirect"], "/sessions-page");
+    assert!(response.set_cookie("gatehouse_at").is_some());
+    assert!(
+        !response.body.contains("access_token"),
+        "no token in the body"
+    );
+
+    // The second step's page without a pending sign-in: nothing to complete.
+    app.post_json(
+        "/login/passkey/start",
+        &json!({"mode": "cookie", "second_step": "yes"}),
+    )
+    .await
+    .assert_error(Status::Unauthorized, "invalid_token");
+}
