@@ -134,6 +134,7 @@ impl SecondFactors {
     /// again for this account. `confirming` checks a pending app, otherwise the active one.
     async fn accept_totp(
         &self,
+        executor: impl sqlx::PgExecutor<'_>,
         user_id: Uuid,
         code: &str,
         confirming: bool,
@@ -151,16 +152,21 @@ impl SecondFactors {
             return Ok(false);
         };
         let step = i64::try_from(step).unwrap_or(i64::MAX);
-        Ok(db::mfa::accept_totp_step(&self.pool, user_id, step, confirming).await?)
+        Ok(db::mfa::accept_totp_step(executor, user_id, step, confirming).await?)
     }
 
-    /// Confirms the pending app with a current code, and makes the recovery codes; a wrong code
-    /// is `422` on `code`.
-    pub async fn confirm_totp(&self, user_id: Uuid, code: &str) -> Result<Vec<String>, AuthError> {
-        if !is_totp_code(code) || !self.accept_totp(user_id, code, true).await? {
+    /// Confirms the pending app with a current code, and makes the recovery codes, in the
+    /// caller's transaction; a wrong code is `422` on `code`.
+    pub async fn confirm_totp(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        user_id: Uuid,
+        code: &str,
+    ) -> Result<Vec<String>, AuthError> {
+        if !is_totp_code(code) || !self.accept_totp(&mut *conn, user_id, code, true).await? {
             return Err(AuthError::invalid_field("code", "is not the current code"));
         }
-        self.new_recovery_codes(user_id).await
+        self.new_recovery_codes(conn, user_id).await
     }
 
     /// Checks a second-factor code: a current TOTP code (each step once) or an unused recovery
@@ -168,7 +174,7 @@ impl SecondFactors {
     pub async fn check_code(&self, user_id: Uuid, code: &str) -> Result<Option<Method>, AuthError> {
         if is_totp_code(code) {
             return Ok(self
-                .accept_totp(user_id, code, false)
+                .accept_totp(&self.pool, user_id, code, false)
                 .await?
                 .then_some(Method::Totp));
         }
@@ -183,8 +189,12 @@ impl SecondFactors {
         )
     }
 
-    /// A fresh set of recovery codes; the old set dies.
-    pub async fn new_recovery_codes(&self, user_id: Uuid) -> Result<Vec<String>, AuthError> {
+    /// A fresh set of recovery codes; the old set dies (in the caller's transaction).
+    pub async fn new_recovery_codes(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        user_id: Uuid,
+    ) -> Result<Vec<String>, AuthError> {
         let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| recovery_code()).collect();
         let digests: Vec<Vec<u8>> = codes
             .iter()
@@ -195,7 +205,7 @@ impl SecondFactors {
                     .to_vec()
             })
             .collect();
-        db::mfa::replace_recovery_codes(&self.pool, user_id, &digests).await?;
+        db::mfa::replace_recovery_codes(conn, user_id, &digests).await?;
         Ok(codes)
     }
 

@@ -54,7 +54,7 @@ pub async fn find_totp(
 /// must be later than the last accepted step. `false` when the step was used already (a replay),
 /// or the factor is not in the expected state.
 pub async fn accept_totp_step(
-    pool: &PgPool,
+    executor: impl sqlx::PgExecutor<'_>,
     user_id: Uuid,
     step: i64,
     confirming: bool,
@@ -69,13 +69,13 @@ pub async fn accept_totp_step(
         step,
         confirming
     )
-    .execute(pool)
+    .execute(executor)
     .await?;
     Ok(result.rows_affected() == 1)
 }
 
-/// Removes the authenticator app and, with it gone (passkeys are not yet a factor), the recovery
-/// codes; `true` when there was a confirmed one.
+/// Removes the authenticator app and the recovery codes (the caller keeps the codes while a
+/// passkey remains); `true` when there was a confirmed app.
 pub async fn delete_second_factors(
     conn: &mut sqlx::PgConnection,
     user_id: Uuid,
@@ -101,23 +101,23 @@ pub async fn delete_totp(conn: &mut sqlx::PgConnection, user_id: Uuid) -> Result
 }
 
 /// Replaces the account's recovery codes with these (their digests).
+/// In the caller's transaction, with the change that makes them.
 pub async fn replace_recovery_codes(
-    pool: &PgPool,
+    conn: &mut sqlx::PgConnection,
     user_id: Uuid,
     digests: &[Vec<u8>],
 ) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
     sqlx::query!("DELETE FROM recovery_codes WHERE user_id = $1", user_id)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
     sqlx::query!(
         "INSERT INTO recovery_codes (user_id, code_hash) SELECT $1, unnest($2::bytea[])",
         user_id,
         digests
     )
-    .execute(&mut *tx)
+    .execute(conn)
     .await?;
-    tx.commit().await
+    Ok(())
 }
 
 /// Spends a recovery code; `false` when it is unknown or used.

@@ -111,12 +111,17 @@ impl Accounts {
                 Notice::FactorAdded("A passkey"),
             )
             .await?;
-        tx.commit().await?;
+        // The first factor's recovery codes commit with it.
         let recovery_codes = if first_factor {
-            Some(self.factors.new_recovery_codes(user.user_id).await?)
+            Some(
+                self.factors
+                    .new_recovery_codes(&mut tx, user.user_id)
+                    .await?,
+            )
         } else {
             None
         };
+        tx.commit().await?;
         self.log.record(
             origin,
             Event::new("passkey_register", "success").user(user.user_id),

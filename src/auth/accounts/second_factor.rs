@@ -169,12 +169,11 @@ impl Accounts {
         self.throttle
             .reserve_attempt(origin, "mfa_confirm", &key)
             .await?;
-        match self.factors.confirm_totp(user.user_id, code).await {
+        // The app, its codes and the notice commit together.
+        let mut tx = self.pool.begin().await?;
+        let confirmed = self.factors.confirm_totp(&mut tx, user.user_id, code).await;
+        match confirmed {
             Ok(codes) => {
-                self.throttle.clear(&key).await?;
-                // The app is on already (its first code was accepted): the notice follows in
-                // its own transaction. Losing it to a crash in between is the one gap here.
-                let mut tx = self.pool.begin().await?;
                 self.outbox
                     .notify(
                         &mut tx,
@@ -184,6 +183,7 @@ impl Accounts {
                     )
                     .await?;
                 tx.commit().await?;
+                self.throttle.clear(&key).await?;
                 self.log.record(
                     origin,
                     Event::new("mfa_totp", "confirmed").user(user.user_id),
@@ -248,7 +248,12 @@ impl Accounts {
                 "no second factor is on: recovery codes come with one",
             ));
         }
-        let codes = self.factors.new_recovery_codes(user.user_id).await?;
+        let mut tx = self.pool.begin().await?;
+        let codes = self
+            .factors
+            .new_recovery_codes(&mut tx, user.user_id)
+            .await?;
+        tx.commit().await?;
         self.log.record(
             origin,
             Event::new("mfa_recovery_codes", "replaced").user(user.user_id),
