@@ -6,7 +6,11 @@ use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber, once, before Rocket starts (Rocket then leaves its own logger
 /// out). `RUST_LOG` overrides the level derived from Rocket's `log_level`.
-pub fn init(figment: &Figment) {
+///
+/// Lines are handed to a writer thread, so no request waits on stderr; the queue is not lossy
+/// (a full queue slows the loggers instead of dropping security events). Keep the returned guard
+/// until the process ends: dropping it flushes what is queued.
+pub fn init(figment: &Figment) -> tracing_appender::non_blocking::WorkerGuard {
     let format: String = figment
         .extract_inner("log_format")
         .unwrap_or_else(|_| "text".to_owned());
@@ -31,9 +35,13 @@ pub fn init(figment: &Figment) {
         max
     };
     let _ = tracing_log::LogTracer::init_with_filter(max);
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("gatehouse-log")
+        .finish(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     let _ = if format == "json" {
         builder
             .json()
@@ -43,4 +51,5 @@ pub fn init(figment: &Figment) {
     } else {
         builder.with_target(false).try_init()
     };
+    guard
 }

@@ -71,7 +71,7 @@ async fn main() -> ExitCode {
     let figment = gatehouse::figment();
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
-            gatehouse::logging::init(&figment);
+            let _log = gatehouse::logging::init(&figment);
             match gatehouse::build(figment).launch().await {
                 Ok(_) => Ok(String::new()),
                 Err(e) => Err(AdminError(e.to_string())),
