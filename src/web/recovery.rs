@@ -14,6 +14,7 @@ use super::email::MailQueuedBody;
 use super::error::ApiError;
 use super::pages::BrowserRequest;
 use super::reply::Reply;
+use crate::auth::addresses::MAX_LINK_TOKEN_LEN;
 use crate::auth::mail::RESET_TTL;
 use crate::auth::recovery::Recovery;
 use crate::auth::{AuthError, Origin};
@@ -123,7 +124,18 @@ async fn reset_link(
     jar: &CookieJar<'_>,
 ) -> Result<Reply, ApiError> {
     if let Some(token) = token {
-        jar.add(reset_cookie(cookies, token.to_owned()));
+        // Ours are base64url; anything else (a `;` could smuggle cookie attributes) is not
+        // kept, and the page says the link is dead.
+        let well_formed = !token.is_empty()
+            && token.len() <= MAX_LINK_TOKEN_LEN
+            && token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if well_formed {
+            jar.add(reset_cookie(cookies, token.to_owned()));
+        } else {
+            jar.remove(reset_cookie(cookies, String::new()));
+        }
         return Ok(Reply::see_other("/password/reset"));
     }
     let held = jar

@@ -427,6 +427,19 @@ async fn a_browser_reset_moves_the_token_out_of_the_address_bar() {
     done.assert_redirect("/login");
     assert!(done.set_cookie("gatehouse_reset").is_some(), "removed");
     assert_eq!(app.login("judy", NEW_PASSWORD).await.status, Status::Ok);
+    // A token that is not one of ours never reaches a cookie.
+    let crafted = app
+        .page("/password/reset?token=abc%3B%20Domain%3Devil.example")
+        .await;
+    crafted.assert_redirect("/password/reset");
+    assert!(
+        !crafted
+            .headers_named("Set-Cookie")
+            .iter()
+            .any(|c| c.contains("evil")),
+        "{:?}",
+        crafted.headers
+    );
     // The link is spent: the page now says so.
     let dead = app.page(&format!("/password/reset?token={token}")).await;
     dead.assert_redirect("/password/reset");
