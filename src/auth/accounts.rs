@@ -30,6 +30,7 @@ use crate::domain::{
     Username,
 };
 
+/// The account's address, and the notices sent to it.
 pub mod email;
 pub mod passkey;
 pub mod second_factor;
@@ -348,36 +349,6 @@ impl Accounts {
             .devices
             .issue(&Username::canonical_form(&sign_in.username));
         Ok(SignInStep::SessionOpened { sign_in, device })
-    }
-
-    /// Tells the account's verified address of a sign-in from a client it has not seen: a
-    /// browser without this account's device cookie, from a user agent and network not seen
-    /// before (OWASP ASVS 6.3.7: users are notified of suspicious authentication).
-    async fn announce_new_client(
-        &self,
-        sign_in: &SignIn,
-        client: &ClientInfo,
-    ) -> Result<(), AuthError> {
-        let name = Username::canonical_form(&sign_in.username);
-        let known_browser = client
-            .device
-            .as_deref()
-            .and_then(|token| self.devices.verify(token, &name))
-            .is_some();
-        if known_browser {
-            return Ok(());
-        }
-        let mut tx = self.pool.begin().await?;
-        if db::email::remember_client(&mut tx, sign_in.user_id, &client.digest()).await? {
-            let notice = Notice::NewClient {
-                user_agent: client.user_agent.clone(),
-            };
-            self.outbox
-                .notify(&mut tx, sign_in.user_id, &sign_in.username, notice)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
     }
 
     /// Checks the password of a signed-in user, limited per client and per account (right or

@@ -1,13 +1,15 @@
-//! The account's address: set or changed after the password (CONTRACT.md section 7).
+//! The account's address: set or changed after the password, and the sign-in from a new client
+//! it is told of (CONTRACT.md section 7).
 
 use super::Accounts;
 use crate::auth::audit::Event;
-use crate::auth::client::Origin;
+use crate::auth::client::{ClientInfo, Origin};
 use crate::auth::error::AuthError;
 use crate::auth::mail::Notice;
-use crate::auth::sessions::AuthUser;
+use crate::auth::sessions::{AuthUser, SignIn};
+use crate::db;
 use crate::db::email::AddressStatus;
-use crate::domain::{EmailAddress, FieldErrors, Password};
+use crate::domain::{EmailAddress, FieldErrors, Password, Username};
 
 impl Accounts {
     /// Asks for a new address: a verification link goes to it (or, when another account has
@@ -49,6 +51,36 @@ impl Accounts {
             origin,
             Event::new("email_change", "requested").user(user.user_id),
         );
+        Ok(())
+    }
+
+    /// Tells the account's verified address of a sign-in from a client it has not seen: a
+    /// browser without this account's device cookie, from a user agent and network not seen
+    /// before (OWASP ASVS 6.3.7: users are notified of suspicious authentication).
+    pub(super) async fn announce_new_client(
+        &self,
+        sign_in: &SignIn,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
+        let name = Username::canonical_form(&sign_in.username);
+        let known_browser = client
+            .device
+            .as_deref()
+            .and_then(|token| self.devices.verify(token, &name))
+            .is_some();
+        if known_browser {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        if db::email::remember_client(&mut tx, sign_in.user_id, &client.digest()).await? {
+            let notice = Notice::NewClient {
+                user_agent: client.user_agent.clone(),
+            };
+            self.outbox
+                .notify(&mut tx, sign_in.user_id, &sign_in.username, notice)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -156,18 +156,7 @@ impl Accounts {
         self.factors
             .forget_codes_without_factors(&mut tx, user.user_id)
             .await?;
-        let revoked =
-            db::sessions::revoke_other_sessions(&mut *tx, user.user_id, user.session_id).await?;
-        self.outbox
-            .notify(
-                &mut tx,
-                user.user_id,
-                &user.username,
-                Notice::FactorRemoved("A passkey"),
-            )
-            .await?;
-        tx.commit().await?;
-        self.revocations.propagate(revoked).await;
+        self.factor_removed(tx, user, "A passkey").await?;
         self.log.record(
             origin,
             Event::new("passkey_remove", "success_other_sessions_revoked").user(user.user_id),

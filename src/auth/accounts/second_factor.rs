@@ -274,6 +274,24 @@ impl Accounts {
             .await?;
         let mut tx = self.pool.begin().await?;
         self.factors.remove_totp(&mut tx, user.user_id).await?;
+        self.factor_removed(tx, user, "An authenticator app")
+            .await?;
+        self.log.record(
+            origin,
+            Event::new("mfa_totp", "disabled_other_sessions_revoked").user(user.user_id),
+        );
+        Ok(())
+    }
+
+    /// What every removal of a sign-in factor does after the removal itself, in its transaction:
+    /// every other session ends (CONTRACT.md section 4) and the verified address is told; the
+    /// revocations are propagated once it commits.
+    pub(super) async fn factor_removed(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+        user: &AuthUser,
+        factor: &'static str,
+    ) -> Result<(), AuthError> {
         let revoked =
             db::sessions::revoke_other_sessions(&mut *tx, user.user_id, user.session_id).await?;
         self.outbox
@@ -281,15 +299,11 @@ impl Accounts {
                 &mut tx,
                 user.user_id,
                 &user.username,
-                Notice::FactorRemoved("An authenticator app"),
+                Notice::FactorRemoved(factor),
             )
             .await?;
         tx.commit().await?;
         self.revocations.propagate(revoked).await;
-        self.log.record(
-            origin,
-            Event::new("mfa_totp", "disabled_other_sessions_revoked").user(user.user_id),
-        );
         Ok(())
     }
 
