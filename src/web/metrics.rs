@@ -271,6 +271,11 @@ async fn scrape_gauges(access: &MetricsAccess, db: &Db) -> Registry {
         "Password hashes queued or running",
         hashing,
     );
+    registry.register(
+        "gatehouse_password_hash_batched",
+        "Password hashes and checks that ran several at once in the SIMD lanes of one core",
+        ConstCounter::new(access.hasher.batched()),
+    );
     let connections = Family::<[(&'static str, &'static str); 1], Gauge>::default();
     let (size, idle) = (db.size() as usize, db.num_idle());
     connections

@@ -129,6 +129,7 @@ async fn metrics_are_served_to_loopback_only_and_count_requests_and_sign_ins() {
         r#"gatehouse_security_events_total{event="login",outcome="invalid_credentials"} 1"#,
         "gatehouse_active_sessions 1",
         "gatehouse_password_hash_in_flight 0",
+        "gatehouse_password_hash_batched_total 0",
         r#"gatehouse_db_pool_connections{state="idle"}"#,
     ] {
         assert!(text.contains(needle), "{needle} missing from\n{text}");
