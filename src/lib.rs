@@ -47,7 +47,7 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         .attach(db::migrations())
         .attach(web::ops::graceful_close())
         .attach(AdHoc::try_on_ignite("Gatehouse core", ignite_core))
-        .attach(web::headers::shield())
+        .attach(web::headers::no_shield())
         .attach(web::headers::SecurityHeaders)
         .manage(request_metrics.clone())
         .attach(request_metrics)

@@ -7,6 +7,12 @@ use clap::{Parser, Subcommand};
 use gatehouse::admin::{self, AdminError};
 use gatehouse::config::Settings;
 
+/// mimalloc instead of glibc's allocator: each request makes and frees dozens of small
+/// allocations (header maps, the log line, the response), and glibc's malloc and free were 15% of
+/// `/protected`'s instructions (callgrind).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "gatehouse", version, about = "A secure authentication server")]
 struct Cli {

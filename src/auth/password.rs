@@ -298,26 +298,44 @@ pub struct PasswordHasher {
     dummy_hash: String,
 }
 
+/// A hash of a random secret nobody knows, made off the async workers.
+async fn dummy_hash(cost: u32) -> Result<String, HashError> {
+    let unguessable = crate::auth::random_token(32);
+    let hash = tokio::task::spawn_blocking(move || bcrypt_rust::hash(unguessable, cost))
+        .await
+        .map_err(|_| HashError::Stopped)?;
+    Ok(hash?)
+}
+
 impl PasswordHasher {
     /// Starts `threads` hashing threads with room for `queue` waiting jobs, and computes the
     /// dummy hash.
     pub async fn start(threads: usize, queue: usize, cost: u32) -> Result<Self, HashError> {
-        let plan = tokio::task::spawn_blocking(BatchPlan::measured)
-            .await
-            .map_err(|_| HashError::Stopped)?;
-        Self::start_with(plan, threads, queue, cost).await
+        // Measured on one thread while the dummy hash is made on another.
+        let plan = tokio::task::spawn_blocking(BatchPlan::measured);
+        let dummy_hash = dummy_hash(cost).await?;
+        let plan = plan.await.map_err(|_| HashError::Stopped)?;
+        Self::launch(plan, threads, queue, cost, dummy_hash)
     }
 
+    #[cfg(test)]
     async fn start_with(
         plan: BatchPlan,
         threads: usize,
         queue: usize,
         cost: u32,
     ) -> Result<Self, HashError> {
-        let unguessable = crate::auth::random_token(32);
-        let dummy_hash = tokio::task::spawn_blocking(move || bcrypt_rust::hash(unguessable, cost))
-            .await
-            .map_err(|_| HashError::Stopped)?;
+        let dummy_hash = dummy_hash(cost).await?;
+        Self::launch(plan, threads, queue, cost, dummy_hash)
+    }
+
+    fn launch(
+        plan: BatchPlan,
+        threads: usize,
+        queue: usize,
+        cost: u32,
+        dummy_hash: String,
+    ) -> Result<Self, HashError> {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Waiting {
                 jobs: VecDeque::with_capacity(queue),
@@ -330,10 +348,7 @@ impl PasswordHasher {
             in_flight: AtomicUsize::new(0),
             batched: AtomicU64::new(0),
         });
-        let hasher = Self {
-            shared,
-            dummy_hash: dummy_hash?,
-        };
+        let hasher = Self { shared, dummy_hash };
         for n in 0..threads {
             let shared = Arc::clone(&hasher.shared);
             thread::Builder::new()

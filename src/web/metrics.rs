@@ -137,7 +137,8 @@ impl Fairing for RequestMetrics {
         let status = res.status().code;
         tracing::info!(
             target: "gatehouse::request",
-            request_id = RequestId::of(req),
+            // Display, not Debug: an id is made of safe characters only, nothing to escape.
+            request_id = %RequestId::of(req),
             method = %req.method(),
             path = %req.uri().path(),
             status,

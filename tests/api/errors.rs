@@ -141,6 +141,11 @@ async fn pages_get_the_page_policy_and_json_the_api_policy() {
     );
     for response in [page, json] {
         assert_eq!(response.header("X-Frame-Options"), Some("DENY"));
+        assert_eq!(response.header("X-Content-Type-Options"), Some("nosniff"));
+        assert_eq!(
+            response.header("Permissions-Policy"),
+            Some("interest-cohort=()")
+        );
     }
 }
 
