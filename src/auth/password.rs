@@ -73,8 +73,9 @@ impl BatchPlan {
 
     /// Measured once per process. A batch of up to `lanes` checks takes about as long as a full
     /// one, so it pays when that many checks one after another would take at least as long: `min`
-    /// is a full batch's time over one check's, each the best of three at cost 6 (about 70 ms in
-    /// all). Where batches do not pay (no SIMD backend, or a slow one), every job runs alone.
+    /// is a full batch's time over one check's, each the best of three at cost 8 (about 0.3 s in
+    /// all, while the dummy hash is made). Where batches do not pay (no SIMD backend, a slow one,
+    /// or the crate's own one-time pick of its lookup flavour going wrong), every job runs alone.
     pub fn measured() -> Self {
         static PLAN: OnceLock<BatchPlan> = OnceLock::new();
         *PLAN.get_or_init(|| {
@@ -95,7 +96,7 @@ impl BatchPlan {
             return None;
         }
         let secret = b"calibration only";
-        let hash = bcrypt_rust::hash(secret, 6).ok()?;
+        let hash = bcrypt_rust::hash(secret, 8).ok()?;
         let best_of_three = |work: &dyn Fn()| {
             (0..3)
                 .map(|_| {
