@@ -66,7 +66,8 @@ struct Shared {
     queue: Mutex<Waiting>,
     ready: Condvar,
     capacity: usize,
-    plan: BatchPlan,
+    /// When jobs share a batch; `None`: the process's measured plan, once it is measured.
+    plan: Option<BatchPlan>,
     cost: u32,
     /// Jobs queued or running, for the metrics.
     in_flight: AtomicUsize,
@@ -95,7 +96,8 @@ impl Shared {
                 if waiting.closed {
                     return;
                 }
-                let batch = self.plan.take(&mut waiting.jobs);
+                let plan = self.plan.unwrap_or_else(BatchPlan::current);
+                let batch = plan.take(&mut waiting.jobs);
                 if !batch.is_empty() {
                     break batch;
                 }
@@ -224,13 +226,12 @@ async fn dummy_hash(cost: u32) -> Result<String, HashError> {
 
 impl PasswordHasher {
     /// Starts `threads` hashing threads with room for `queue` waiting jobs, and computes the
-    /// dummy hash.
+    /// dummy hash. The batch plan is measured in the background: until it is known every job
+    /// runs alone, so the server is ready as soon as the dummy hash is.
     pub async fn start(threads: usize, queue: usize, cost: u32) -> Result<Self, HashError> {
-        // Measured on one thread while the dummy hash is made on another.
-        let plan = tokio::task::spawn_blocking(BatchPlan::measured);
+        BatchPlan::measure_in_background();
         let dummy_hash = dummy_hash(cost).await?;
-        let plan = plan.await.map_err(|_| HashError::Stopped)?;
-        Self::launch(plan, threads, queue, cost, dummy_hash)
+        Self::launch(None, threads, queue, cost, dummy_hash)
     }
 
     #[cfg(test)]
@@ -241,11 +242,11 @@ impl PasswordHasher {
         cost: u32,
     ) -> Result<Self, HashError> {
         let dummy_hash = dummy_hash(cost).await?;
-        Self::launch(plan, threads, queue, cost, dummy_hash)
+        Self::launch(Some(plan), threads, queue, cost, dummy_hash)
     }
 
     fn launch(
-        plan: BatchPlan,
+        plan: Option<BatchPlan>,
         threads: usize,
         queue: usize,
         cost: u32,

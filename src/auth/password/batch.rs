@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 use std::sync::OnceLock;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use super::Job;
@@ -16,16 +17,38 @@ pub struct BatchPlan {
     pub min: usize,
 }
 
+/// The process's plan, once measured.
+static PLAN: OnceLock<BatchPlan> = OnceLock::new();
+
 impl BatchPlan {
     pub const SINGLE: Self = Self { lanes: 1, min: 1 };
+
+    /// The measured plan, or every job alone while it is being measured.
+    pub fn current() -> Self {
+        PLAN.get().copied().unwrap_or(Self::SINGLE)
+    }
+
+    /// Starts the measurement on a thread of its own, once per process. Nothing waits for it:
+    /// with an AVX-512 backend it takes about 0.7 s (the crate's own one-time choice between
+    /// its SIMD widths, then ours), which would otherwise more than double the time to ready.
+    pub fn measure_in_background() {
+        static STARTED: OnceLock<()> = OnceLock::new();
+        STARTED.get_or_init(|| {
+            let started = thread::Builder::new()
+                .name("bcrypt-plan".into())
+                .spawn(Self::measured);
+            if let Err(e) = started {
+                log::warn!("password hashing: cannot measure batches, each job runs alone: {e}");
+            }
+        });
+    }
 
     /// Measured once per process. A batch of up to `lanes` checks takes about as long as a full
     /// one, so it pays when that many checks one after another would take at least as long: `min`
     /// is a full batch's time over one check's, each the best of three at cost 8 (about 0.3 s in
-    /// all, while the dummy hash is made). Where batches do not pay (no SIMD backend, a slow one,
+    /// all, beside the dummy hash and the first requests). Where batches do not pay (no SIMD backend, a slow one,
     /// or the crate's own one-time pick of its lookup flavour going wrong), every job runs alone.
-    pub fn measured() -> Self {
-        static PLAN: OnceLock<BatchPlan> = OnceLock::new();
+    fn measured() -> Self {
         *PLAN.get_or_init(|| {
             let plan = Self::measure().unwrap_or(Self::SINGLE);
             log::info!(
