@@ -46,8 +46,9 @@ impl BatchPlan {
     /// Measured once per process. A batch of up to `lanes` checks takes about as long as a full
     /// one, so it pays when that many checks one after another would take at least as long: `min`
     /// is a full batch's time over one check's, each the best of three at cost 8 (about 0.3 s in
-    /// all, beside the dummy hash and the first requests). Where batches do not pay (no SIMD backend, a slow one,
-    /// or the crate's own one-time pick of its lookup flavour going wrong), every job runs alone.
+    /// all, beside the dummy hash and the first requests). Where batches do not pay (no SIMD
+    /// backend, a slow one, or the crate's own one-time pick of its lookup flavour going wrong),
+    /// every job runs alone.
     fn measured() -> Self {
         *PLAN.get_or_init(|| {
             let plan = Self::measure().unwrap_or(Self::SINGLE);
