@@ -155,6 +155,18 @@ mod tests {
     }
 
     #[test]
+    fn the_plan_measured_in_the_background_becomes_the_current_one() {
+        BatchPlan::measure_in_background();
+        // Waits for the same once-per-process measurement the background thread runs.
+        let measured = BatchPlan::measured();
+        assert_eq!(BatchPlan::current(), measured);
+        assert!(
+            measured == BatchPlan::SINGLE || (2..=measured.lanes).contains(&measured.min),
+            "{measured:?}"
+        );
+    }
+
+    #[test]
     fn a_batch_takes_jobs_of_the_first_kind_only_when_enough_wait() {
         let plan = BatchPlan { lanes: 3, min: 2 };
         let mut queue: VecDeque<Job> = [
