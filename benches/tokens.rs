@@ -6,9 +6,9 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use gatehouse::auth::TokenKeys;
-use gatehouse::auth::guard::Credential;
+use gatehouse::auth::sessions::authenticator::Credential;
 use gatehouse::config::Settings;
-use gatehouse::web::guard::presented_token;
+use gatehouse::web::http::guard::presented_token;
 use rocket::figment::Figment;
 use rocket::http::Header;
 use rocket::local::blocking::Client;

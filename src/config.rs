@@ -197,7 +197,7 @@ pub struct Settings {
     /// The HS256 key; used for nothing unless `jwt_algorithm` is `HS256`.
     pub jwt_secret: Secret,
     /// The master secret (`secret_key`, at least 256 bits): every other purpose's key is derived
-    /// from it with HKDF ([`crate::auth::keys`]); never used as a key itself.
+    /// from it with HKDF (the core's key derivation); never used as a key itself.
     pub master_secret: Secret,
     pub jwt_issuer: String,
     pub jwt_audience: String,

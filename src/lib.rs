@@ -6,8 +6,8 @@
 // The OpenAPI document is one `json!` literal, deeper than the default limit.
 #![recursion_limit = "256"]
 
-pub mod admin;
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod db;
 pub mod domain;
@@ -24,9 +24,9 @@ use rocket_db_pools::Database;
 
 use crate::auth::Core;
 use crate::config::Settings;
-use crate::web::cookies::SessionCookies;
-use crate::web::csrf::CsrfTokens;
-use crate::web::metrics::{MetricsAccess, RequestMetrics};
+use crate::web::http::cookies::SessionCookies;
+use crate::web::http::csrf::CsrfTokens;
+use crate::web::ops::metrics::{MetricsAccess, RequestMetrics};
 
 /// Rocket's figment (`Rocket.toml`, then `ROCKET_*`), with `DATABASE_URL` overriding
 /// `databases.main.url` when set (the sqlx convention).
@@ -45,10 +45,10 @@ pub fn build(figment: Figment) -> Rocket<Build> {
     rocket::custom(figment)
         .attach(db::Db::init())
         .attach(db::migrations())
-        .attach(web::ops::graceful_close())
+        .attach(web::ops::health::graceful_close())
         .attach(AdHoc::try_on_ignite("Gatehouse core", ignite_core))
-        .attach(web::headers::no_shield())
-        .attach(web::headers::SecurityHeaders)
+        .attach(web::http::headers::no_shield())
+        .attach(web::http::headers::SecurityHeaders)
         .manage(request_metrics.clone())
         .attach(request_metrics)
         .attach(AdHoc::on_liftoff("Housekeeping", |rocket| {
@@ -58,22 +58,9 @@ pub fn build(figment: Figment) -> Rocket<Build> {
                 }
             })
         }))
-        .mount("/", web::accounts::routes())
-        .mount("/", web::me::routes())
-        .mount("/", web::mfa::routes())
-        .mount("/", web::pages::routes())
-        .mount("/", web::sessions::routes())
-        .mount("/", web::tokens::routes())
-        .mount("/", web::metrics::routes())
-        .mount("/", web::openapi::routes())
-        .mount("/", web::ops::routes())
-        .mount("/", web::jwks::routes())
-        .mount("/", web::email::routes())
-        .mount("/", web::recovery::routes())
-        .mount("/", web::mailbox::routes())
-        .mount("/", web::passkeys::routes())
+        .mount("/", web::routes())
         .mount("/static", FileServer::from(static_dir))
-        .register("/", web::catchers::catchers())
+        .register("/", web::http::catchers::catchers())
 }
 
 /// Starts the core's services and manages each as its own state; the background work (the
@@ -104,7 +91,7 @@ async fn ignite_core(rocket: Rocket<Build>) -> rocket::fairing::Result {
     };
     Ok(rocket
         .manage(SessionCookies::new(&settings))
-        .manage(web::headers::Hsts::new(settings.hsts_max_age))
+        .manage(web::http::headers::Hsts::new(settings.hsts_max_age))
         .manage(CsrfTokens::new(
             core.csrf_key,
             settings.cookie_secure,
@@ -120,14 +107,14 @@ async fn ignite_core(rocket: Rocket<Build>) -> rocket::fairing::Result {
         .manage(core.accounts)
         .manage(core.sessions)
         .manage(core.authenticator)
-        .manage(web::jwks::PublishedKeys {
+        .manage(web::ops::jwks::PublishedKeys {
             keys: core.signing,
             max_age: settings.jwks_max_age.as_secs(),
         })
         .manage(core.password_policy)
         .manage(core.addresses.as_ref().clone())
         .manage(core.recovery)
-        .manage(web::mailbox::DevMailbox {
+        .manage(web::ops::mailbox::DevMailbox {
             outbox: core.outbox,
             enabled: settings.dev_mailbox,
         })

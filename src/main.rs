@@ -4,7 +4,7 @@ use std::io::BufRead;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use gatehouse::admin::{self, AdminError};
+use gatehouse::cli::commands::{self, AdminError};
 use gatehouse::config::Settings;
 
 /// mimalloc instead of glibc's allocator: each request makes and frees dozens of small
@@ -83,10 +83,10 @@ async fn main() -> ExitCode {
                 Err(e) => Err(AdminError(e.to_string())),
             }
         }
-        Command::Migrate => admin::connect(&figment)
+        Command::Migrate => commands::connect(&figment)
             .await
             .map(|_| "migrations applied".to_owned()),
-        Command::CheckConfig => admin::check_config(&figment).await,
+        Command::CheckConfig => commands::check_config(&figment).await,
         Command::User(command) => user(&figment, command).await,
         Command::Keys(command) => keys(&figment, command).await,
         Command::ImportSeed { from } => import_seed(&figment, &from).await,
@@ -109,7 +109,7 @@ async fn user(
     figment: &rocket::figment::Figment,
     command: UserCommand,
 ) -> Result<String, AdminError> {
-    let pool = admin::connect(figment).await?;
+    let pool = commands::connect(figment).await?;
     match command {
         UserCommand::Create { username } => {
             let (settings, _) =
@@ -122,18 +122,18 @@ async fn user(
                 .map_err(|e| AdminError(format!("cannot read the password: {e}")))?;
             let password = password.strip_suffix('\n').unwrap_or(&password);
             let password = password.strip_suffix('\r').unwrap_or(password).to_owned();
-            let user = admin::create_user(&pool, &settings, &username, password).await?;
+            let user = commands::create_user(&pool, &settings, &username, password).await?;
             Ok(format!("created {} ({})", user.username, user.id))
         }
         UserCommand::Delete { username } => {
-            admin::delete_user(&pool, &username).await?;
+            commands::delete_user(&pool, &username).await?;
             Ok(format!("deleted {username}; their sessions have ended"))
         }
         UserCommand::List => {
             let mut out = String::from(
                 "id                                    username                          live sessions  created\n",
             );
-            for u in admin::list_users(&pool).await? {
+            for u in commands::list_users(&pool).await? {
                 out.push_str(&format!(
                     "{}  {:<32}  {:>13}  {}\n",
                     u.id,
@@ -147,20 +147,20 @@ async fn user(
             Ok(out)
         }
         UserCommand::Unlock { username } => {
-            admin::unlock_user(&pool, &username).await?;
+            commands::unlock_user(&pool, &username).await?;
             Ok(format!("unlocked {username}"))
         }
         UserCommand::ResetMfa { username } => {
             let (settings, _) =
                 Settings::from_figment(&figment.clone().merge(("allow_generated_secret", true)))
                     .map_err(|e| AdminError(e.to_string()))?;
-            let count = admin::reset_mfa(&pool, &settings, &username).await?;
+            let count = commands::reset_mfa(&pool, &settings, &username).await?;
             Ok(format!(
                 "removed every second factor of {username}; revoked {count} sessions"
             ))
         }
         UserCommand::RevokeSessions { username } => {
-            let count = admin::revoke_sessions(&pool, &username).await?;
+            let count = commands::revoke_sessions(&pool, &username).await?;
             Ok(format!("revoked {count} sessions of {username}"))
         }
     }
@@ -170,19 +170,19 @@ async fn keys(
     figment: &rocket::figment::Figment,
     command: KeysCommand,
 ) -> Result<String, AdminError> {
-    let pool = admin::connect(figment).await?;
+    let pool = commands::connect(figment).await?;
     let (settings, _) = Settings::from_figment(figment).map_err(|e| AdminError(e.to_string()))?;
     let command = match command {
-        KeysCommand::List => admin::KeysCommand::List,
-        KeysCommand::Rotate => admin::KeysCommand::Rotate,
-        KeysCommand::Revoke { kid } => admin::KeysCommand::Revoke(kid),
+        KeysCommand::List => commands::KeysCommand::List,
+        KeysCommand::Rotate => commands::KeysCommand::Rotate,
+        KeysCommand::Revoke { kid } => commands::KeysCommand::Revoke(kid),
     };
-    admin::keys(&pool, &settings, command).await
+    commands::keys(&pool, &settings, command).await
 }
 
 async fn import_seed(figment: &rocket::figment::Figment, from: &str) -> Result<String, AdminError> {
-    let pool = admin::connect(figment).await?;
-    let report = admin::import_seed(&pool, from).await?;
+    let pool = commands::connect(figment).await?;
+    let report = commands::import_seed(&pool, from).await?;
     let mut out = format!(
         "imported {}, already present {}, rejected {}\n",
         report.imported,

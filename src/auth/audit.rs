@@ -12,7 +12,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::client::Origin;
+use crate::auth::caller::Caller;
 
 /// Usernames in the log are cut to this many characters: a rejected one may be anything.
 const MAX_NAME_CHARS: usize = 64;
@@ -105,7 +105,7 @@ impl SecurityLog {
             .unwrap_or_default()
     }
 
-    pub fn record(&self, origin: &Origin, event: Event<'_>) {
+    pub fn record(&self, caller: &Caller, event: Event<'_>) {
         if let Ok(mut counts) = self.counts.lock() {
             *counts.entry((event.kind, event.outcome)).or_default() += 1;
         }
@@ -118,8 +118,8 @@ impl SecurityLog {
                 .username
                 .map(|n| n.chars().take(MAX_NAME_CHARS).collect()),
             session_id: event.session_id,
-            ip: origin.ip,
-            request_id: &origin.request_id,
+            ip: caller.ip,
+            request_id: &caller.request_id,
         };
         let Some(sink) = &self.sink else {
             tracing::info!(
@@ -168,13 +168,13 @@ mod tests {
             sink: Some(Mutex::new(Box::new(Shared(buffer.clone())))),
             counts: Mutex::new(BTreeMap::new()),
         };
-        let origin = Origin {
+        let caller = Caller {
             ip: Some("192.0.2.1".parse().unwrap()),
             request_id: "req-1".into(),
         };
 
         log.record(
-            &origin,
+            &caller,
             Event::new("login", "unknown_user").username("evil\n{\"forged\":true}\u{1b}[31m"),
         );
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::password::HashError;
+use crate::auth::credentials::password::HashError;
 use crate::db;
 use crate::domain::FieldErrors;
 

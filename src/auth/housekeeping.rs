@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 
-use super::delivery::Delivery;
-use super::revocations::Revocations;
-use super::signing::SigningKeys;
+use crate::auth::keys::signing::SigningKeys;
+use crate::auth::mail::delivery::Delivery;
+use crate::auth::sessions::revocations::Revocations;
 use crate::db;
 
 /// Ended sessions are kept this long (visible to support and audits) before deletion.

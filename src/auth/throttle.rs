@@ -6,16 +6,15 @@
 //! from filling the hashing queue for everyone.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::audit::{Event, SecurityLog};
-use super::client::Origin;
-use super::error::AuthError;
+use crate::auth::audit::{Event, SecurityLog};
+use crate::auth::caller::{Caller, client_key};
+use crate::auth::error::AuthError;
 use crate::config::ThrottleSettings;
 use crate::db;
 
@@ -39,20 +38,6 @@ impl Limited {
             Self::PasswordCheck => "password_check",
             Self::Recovery => "recovery",
         }
-    }
-}
-
-/// The unit a client is counted by: its IPv4 address, or its IPv6 /64. One subscriber or host is
-/// routinely given a whole /64 (RFC 6177), so counting full IPv6 addresses would hand every
-/// client 2^64 budgets. IPv4-mapped IPv6 addresses count as the IPv4 address they carry.
-pub fn client_key(ip: Option<IpAddr>) -> String {
-    match ip.map(|ip| ip.to_canonical()) {
-        Some(IpAddr::V4(v4)) => v4.to_string(),
-        Some(IpAddr::V6(v6)) => {
-            let s = v6.segments();
-            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-        }
-        None => "unknown".to_owned(),
     }
 }
 
@@ -83,7 +68,7 @@ impl Throttle {
     /// Counts an attempt against its per-client limit; refuses once the limit is reached.
     pub async fn take_client_slot(
         &self,
-        origin: &Origin,
+        caller: &Caller,
         action: Limited,
     ) -> Result<(), AuthError> {
         let limit = match action {
@@ -92,9 +77,9 @@ impl Throttle {
             Limited::PasswordCheck => self.limits.password_check_limit,
             Limited::Recovery => self.limits.recovery_ip_limit,
         };
-        let bucket = format!("{}:{}", action.name(), client_key(origin.ip));
+        let bucket = format!("{}:{}", action.name(), client_key(caller.ip));
         self.take_slot(
-            origin,
+            caller,
             (&bucket, limit, ThrottleSettings::IP_WINDOW),
             action.name(),
             "ip_throttled",
@@ -106,14 +91,14 @@ impl Throttle {
     /// can flood a mailbox. `false` (and a logged event) once the account's budget is spent.
     pub async fn take_reset_mail_slot(
         &self,
-        origin: &Origin,
+        caller: &Caller,
         user_id: Uuid,
     ) -> Result<bool, AuthError> {
         const RESET_MAILS: u32 = 3;
         let bucket = format!("password_forgot:user:{user_id}");
         match self
             .take_slot(
-                origin,
+                caller,
                 (&bucket, RESET_MAILS, RESET_MAIL_WINDOW),
                 "password_forgot",
                 "account_throttled",
@@ -130,13 +115,13 @@ impl Throttle {
     /// included: a flood of correct ones must not keep the hashing threads busy either.
     pub async fn take_account_slot(
         &self,
-        origin: &Origin,
+        caller: &Caller,
         user_id: Uuid,
         action: &'static str,
     ) -> Result<(), AuthError> {
         let bucket = format!("password_check:user:{user_id}");
         self.take_slot(
-            origin,
+            caller,
             (
                 &bucket,
                 self.limits.password_check_limit,
@@ -151,7 +136,7 @@ impl Throttle {
     /// Takes a slot of `(bucket, limit, window)`.
     async fn take_slot(
         &self,
-        origin: &Origin,
+        caller: &Caller,
         (bucket, limit, window): (&str, u32, Duration),
         kind: &'static str,
         outcome: &'static str,
@@ -159,7 +144,7 @@ impl Throttle {
         match db::throttle::take_rate_slot(&self.pool, bucket, limit, window).await? {
             None => Ok(()),
             Some(wait) => {
-                self.log.record(origin, Event::new(kind, outcome));
+                self.log.record(caller, Event::new(kind, outcome));
                 Err(AuthError::throttled(wait))
             }
         }
@@ -169,7 +154,7 @@ impl Throttle {
     /// [`Throttle::clear`] says it succeeded; refuses a name with too many recent failures.
     pub async fn reserve_attempt(
         &self,
-        origin: &Origin,
+        caller: &Caller,
         action: &'static str,
         name: &str,
     ) -> Result<(), AuthError> {
@@ -184,7 +169,7 @@ impl Throttle {
             None => Ok(()),
             Some(wait) => {
                 self.log
-                    .record(origin, Event::new(action, "throttled").username(name));
+                    .record(caller, Event::new(action, "throttled").username(name));
                 Err(AuthError::throttled(wait))
             }
         }
@@ -205,12 +190,12 @@ impl Throttle {
     /// `429` when the client holds its whole share already.
     pub fn hashing_share(
         &self,
-        origin: &Origin,
+        caller: &Caller,
         kind: &'static str,
     ) -> Result<HashingShare, AuthError> {
-        HashingShares::acquire(&self.hashing, client_key(origin.ip)).ok_or_else(|| {
+        HashingShares::acquire(&self.hashing, client_key(caller.ip)).ok_or_else(|| {
             self.log
-                .record(origin, Event::new(kind, "hashing_share_exhausted"));
+                .record(caller, Event::new(kind, "hashing_share_exhausted"));
             AuthError::Throttled { retry_after: 1 }
         })
     }
@@ -259,20 +244,6 @@ impl Drop for HashingShare {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn key(ip: &str) -> String {
-        client_key(Some(ip.parse().unwrap()))
-    }
-
-    #[test]
-    fn ipv6_clients_are_counted_per_64_and_mapped_ipv4_as_ipv4() {
-        assert_eq!(key("2001:db8:1:2:aaaa::1"), key("2001:db8:1:2:ffff:1:2:3"));
-        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
-        assert_eq!(key("2001:db8:1:2::1"), "2001:db8:1:2::/64");
-        assert_eq!(key("::ffff:192.0.2.7"), "192.0.2.7");
-        assert_eq!(key("192.0.2.7"), "192.0.2.7");
-        assert_eq!(client_key(None), "unknown");
-    }
 
     #[test]
     fn a_client_holds_at_most_its_share_of_the_hashing_threads_and_gets_it_back() {

@@ -90,7 +90,7 @@ pub async fn change_password(
     keep_session: Uuid,
 ) -> Result<Vec<Uuid>, sqlx::Error> {
     set_password_hash(&mut *conn, id, password_hash).await?;
-    super::sessions::revoke_other_sessions(conn, id, keep_session).await
+    crate::db::sessions::revoke_other_sessions(conn, id, keep_session).await
 }
 
 /// Sets a new password hash (a reset), in the caller's transaction.

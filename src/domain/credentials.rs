@@ -2,7 +2,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{Password, PasswordPolicy, PasswordProblem, Username};
+use crate::domain::password::{Password, PasswordPolicy, PasswordProblem};
+use crate::domain::username::Username;
 
 /// Per-field problems of a well-formed body, serialised as `{"field": ["problem", …]}`.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]

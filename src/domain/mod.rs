@@ -1,11 +1,11 @@
 //! Validated domain types. Raw input becomes one of these at the boundary; past it, no function
 //! takes a bare string username or password.
 
-mod credentials;
-mod email;
-mod local_path;
-mod password;
-mod username;
+pub mod credentials;
+pub mod email;
+pub mod local_path;
+pub mod password;
+pub mod username;
 
 pub use credentials::{Credentials, FieldErrors, NewAccount, RawCredentials};
 pub use email::{EmailAddress, EmailProblem};

@@ -1,6 +1,6 @@
 use std::fmt;
 
-use super::Username;
+use crate::domain::username::Username;
 
 /// bcrypt reads at most 72 bytes; longer passwords are refused, never truncated.
 pub const MAX_PASSWORD_BYTES: usize = 72;

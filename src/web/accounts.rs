@@ -4,66 +4,21 @@
 use rocket::http::{CookieJar, Status};
 use rocket::response::{Flash, Redirect};
 use rocket::{Route, State, post, routes};
-use serde::Serialize;
-use time::OffsetDateTime;
-use uuid::Uuid;
 
-use super::body::{BodyKind, Input};
-use super::cookies::SessionCookies;
-use super::csrf::CsrfTokens;
-use super::error::ApiError;
-use super::mfa::{MfaRequiredBody, remember_pending};
-use super::pages::{LoginPage, RegisterPage, split_errors};
-use super::reply::Reply;
 use crate::auth::{
-    Accounts, AuthError, AuthUser, ClientInfo, Origin, Sessions, SignIn, SignInStep, TokenRejection,
+    Accounts, AuthError, AuthUser, Caller, ClientInfo, Sessions, SignInStep, TokenRejection,
 };
-use crate::db::users::User;
 use crate::domain::{FieldErrors, LocalPath, PasswordPolicy, RawCredentials};
+use crate::web::bodies::{MfaRequiredBody, TokenBody, UserBody};
+use crate::web::http::body::{BodyKind, Input};
+use crate::web::http::cookies::SessionCookies;
+use crate::web::http::csrf::CsrfTokens;
+use crate::web::http::error::ApiError;
+use crate::web::http::reply::Reply;
+use crate::web::pages::{LoginPage, RegisterPage, split_errors};
 
 pub fn routes() -> Vec<Route> {
     routes![register, login, logout_form, logout]
-}
-
-/// `{"id","username","created_at"}`.
-#[derive(Debug, Serialize)]
-pub struct UserBody {
-    pub id: Uuid,
-    pub username: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-}
-
-impl From<User> for UserBody {
-    fn from(user: User) -> Self {
-        Self {
-            id: user.id,
-            username: user.username,
-            created_at: user.created_at,
-        }
-    }
-}
-
-/// The token response; `token` repeats `access_token` under the seed's name.
-#[derive(Debug, Serialize)]
-pub struct TokenBody {
-    pub access_token: String,
-    pub token_type: &'static str,
-    pub expires_in: u64,
-    pub refresh_token: String,
-    pub token: String,
-}
-
-impl From<SignIn> for TokenBody {
-    fn from(sign_in: SignIn) -> Self {
-        Self {
-            token: sign_in.access_token.clone(),
-            access_token: sign_in.access_token,
-            token_type: "Bearer",
-            expires_in: sign_in.expires_in,
-            refresh_token: sign_in.refresh_token,
-        }
-    }
 }
 
 /// The username as typed, shown again on a failed form (the password never is).
@@ -153,7 +108,7 @@ impl Browser<'_, '_> {
             }
             // `next` waits with the pending sign-in, on the server.
             SignInStep::SecondFactorDue { mfa_token, .. } => {
-                remember_pending(self.cookies, self.jar, mfa_token);
+                self.cookies.remember_pending(self.jar, mfa_token);
                 Reply::see_other("/login/mfa")
             }
         }
@@ -236,12 +191,12 @@ async fn logout_form(
     cookies: &State<SessionCookies>,
     jar: &CookieJar<'_>,
     user: Result<AuthUser, TokenRejection>,
-    origin: Origin,
+    caller: Caller,
     input: Result<Input, ApiError>,
 ) -> Result<Flash<Redirect>, ApiError> {
     input?;
     match user {
-        Ok(user) => sessions.sign_out(&user, &origin).await?,
+        Ok(user) => sessions.sign_out(&user, &caller).await?,
         // The session could not be checked, so it could not be ended either: saying "signed
         // out" would be a lie while it stays live.
         Err(TokenRejection::Unavailable) => return Err(ApiError::Unavailable),
@@ -259,8 +214,8 @@ async fn logout_form(
 async fn logout(
     sessions: &State<Sessions>,
     user: Result<AuthUser, TokenRejection>,
-    origin: Origin,
+    caller: Caller,
 ) -> Result<Reply, ApiError> {
-    sessions.sign_out(&user?, &origin).await?;
+    sessions.sign_out(&user?, &caller).await?;
     Ok(Reply::NoContent)
 }

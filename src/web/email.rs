@@ -3,26 +3,21 @@
 
 use rocket::http::{CookieJar, Status};
 use rocket::{Route, State, get, post, routes};
-use serde::Serialize;
 
-use super::body::{BodyKind, Input};
-use super::csrf::CsrfTokens;
-use super::error::ApiError;
-use super::me::{answer, required};
-use super::pages::{BrowserRequest, Dashboard};
-use super::reply::Reply;
-use crate::auth::addresses::Addresses;
-use crate::auth::{Accounts, AuthError, AuthUser, Origin, TokenRejection};
+use crate::auth::accounts::addresses::Addresses;
+use crate::auth::{Accounts, AuthError, AuthUser, Caller, TokenRejection};
 use crate::domain::FieldErrors;
+use crate::web::bodies::MailQueuedBody;
+use crate::web::dashboard::Dashboard;
+use crate::web::dashboard::answer;
+use crate::web::http::audience::BrowserRequest;
+use crate::web::http::body::{BodyKind, Input};
+use crate::web::http::csrf::CsrfTokens;
+use crate::web::http::error::ApiError;
+use crate::web::http::reply::Reply;
 
 pub fn routes() -> Vec<Route> {
     routes![change_email, verify_page, verify]
-}
-
-/// The body of every `202` of an asked-for mail: the same whatever the mail turned out to be.
-#[derive(Debug, Serialize)]
-pub struct MailQueuedBody {
-    pub message: &'static str,
 }
 
 /// `{"email","password"}` → `202`: a link goes to the new address; the current one stays until
@@ -32,13 +27,13 @@ async fn change_email(
     accounts: &State<Accounts>,
     dashboard: Dashboard<'_>,
     user: Result<AuthUser, TokenRejection>,
-    origin: Origin,
+    caller: Caller,
     input: Result<Input, ApiError>,
 ) -> Result<Reply, ApiError> {
     let user = user?;
     let mut input = input?;
-    let result = match required(&mut input.fields, ["email", "password"]) {
-        Ok([email, password]) => accounts.change_email(&user, email, password, &origin).await,
+    let result = match input.fields.required(["email", "password"]) {
+        Ok([email, password]) => accounts.change_email(&user, email, password, &caller).await,
         Err(e) => Err(e),
     };
     if input.kind == BodyKind::Json {
@@ -107,13 +102,13 @@ async fn verify(
     addresses: &State<Addresses>,
     csrf: &State<CsrfTokens>,
     jar: &CookieJar<'_>,
-    origin: Origin,
+    caller: Caller,
     input: Result<Input, ApiError>,
 ) -> Result<Reply, ApiError> {
     let mut input = input?;
     let mut errors = FieldErrors::default();
     let result = match input.fields.text("token", &mut errors) {
-        Some(token) => addresses.verify(&token, &origin).await,
+        Some(token) => addresses.verify(&token, &caller).await,
         None => Err(AuthError::InvalidInput(errors)),
     };
     match (input.kind, result) {

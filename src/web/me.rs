@@ -1,28 +1,20 @@
 //! `GET /protected`, `GET /me`, `POST /me/password`, `DELETE /me`.
 
-use rocket::http::{CookieJar, Status};
+use rocket::http::CookieJar;
 use rocket::serde::json::Json;
 use rocket::{Route, State, delete, get, post, routes};
-use serde::Serialize;
 
-use super::accounts::UserBody;
-use super::body::{BodyKind, Input};
-use super::cookies::SessionCookies;
-use super::error::ApiError;
-use super::fields::Fields;
-use super::pages::{Dashboard, DashboardNotice, MfaPanel};
-use super::reply::Reply;
-use crate::auth::{Accounts, AuthError, AuthUser, Origin, TokenRejection};
-use crate::domain::FieldErrors;
+use crate::auth::{Accounts, AuthUser, Caller, TokenRejection};
+use crate::web::bodies::{MeBody, MfaBody, Welcome};
+use crate::web::dashboard::Dashboard;
+use crate::web::dashboard::answer;
+use crate::web::http::body::Input;
+use crate::web::http::cookies::SessionCookies;
+use crate::web::http::error::ApiError;
+use crate::web::http::reply::Reply;
 
 pub fn routes() -> Vec<Route> {
     routes![protected, me, change_password, delete_me]
-}
-
-#[derive(Debug, Serialize)]
-pub struct Welcome {
-    pub message: String,
-    pub username: String,
 }
 
 /// The seed's protected endpoint: a welcome for the holder of a valid token.
@@ -33,26 +25,6 @@ fn protected(user: Result<AuthUser, TokenRejection>) -> Result<Json<Welcome>, Ap
         message: format!("Welcome, {}!", user.username),
         username: user.username,
     }))
-}
-
-/// `GET /me`: the account and its second factors.
-#[derive(Debug, Serialize)]
-pub struct MeBody {
-    #[serde(flatten)]
-    pub user: UserBody,
-    /// The verified address, or `null`.
-    pub email: Option<String>,
-    pub email_verified: bool,
-    /// An address waiting for its link to be followed, or `null`.
-    pub email_pending: Option<String>,
-    pub mfa: MfaBody,
-}
-
-#[derive(Debug, Serialize)]
-pub struct MfaBody {
-    pub totp: bool,
-    pub passkeys: i64,
-    pub recovery_codes_left: i64,
 }
 
 #[get("/me")]
@@ -78,80 +50,19 @@ async fn me(
     }))
 }
 
-/// Answers an account action: `204` to JSON clients; to browsers, `on_success`'s redirect, or
-/// the dashboard again with the status and a sentence saying what went wrong.
-pub(super) async fn answer(
-    dashboard: Dashboard<'_>,
-    user: &AuthUser,
-    kind: BodyKind,
-    result: Result<(), AuthError>,
-    on_success: impl FnOnce() -> Reply,
-    what: &str,
-) -> Result<Reply, ApiError> {
-    let error = match (kind, result) {
-        (BodyKind::Json, result) => {
-            return result.map(|()| Reply::NoContent).map_err(Into::into);
-        }
-        (BodyKind::Form, Ok(())) => return Ok(on_success()),
-        (BodyKind::Form, Err(error)) => error,
-    };
-    let (status, message) = match error {
-        AuthError::WrongPassword => (
-            Status::Forbidden,
-            format!("{what}: the password is incorrect."),
-        ),
-        AuthError::InvalidInput(fields) => (
-            Status::UnprocessableEntity,
-            format!("{what}: {}", describe(&fields)),
-        ),
-        other => return Err(other.into()),
-    };
-    dashboard
-        .render(
-            user,
-            status,
-            DashboardNotice::Error(message),
-            MfaPanel::None,
-        )
-        .await
-}
-
-/// Field problems as one sentence for a page.
-fn describe(fields: &FieldErrors) -> String {
-    fields
-        .iter()
-        .map(|(field, problems)| format!("{} {}", field.replace('_', " "), problems.join(", ")))
-        .collect::<Vec<_>>()
-        .join("; ")
-        + "."
-}
-
-/// The text fields an action needs, or every problem with them.
-pub(super) fn required<const N: usize>(
-    fields: &mut Fields,
-    names: [&'static str; N],
-) -> Result<[String; N], AuthError> {
-    let mut errors = FieldErrors::default();
-    let values = names.map(|name| fields.text(name, &mut errors));
-    if !errors.is_empty() {
-        return Err(AuthError::InvalidInput(errors));
-    }
-    Ok(values.map(|v| v.expect("no errors means every field is present")))
-}
-
 /// `{"current_password","new_password"}` → `204`; every other session of the user ends.
 #[post("/me/password", data = "<input>")]
 async fn change_password(
     accounts: &State<Accounts>,
     dashboard: Dashboard<'_>,
     user: Result<AuthUser, TokenRejection>,
-    origin: Origin,
+    caller: Caller,
     input: Result<Input, ApiError>,
 ) -> Result<Reply, ApiError> {
     let user = user?;
     let mut input = input?;
-    let result = match required(&mut input.fields, ["current_password", "new_password"]) {
-        Ok([current, new]) => accounts.change_password(&user, current, new, &origin).await,
+    let result = match input.fields.required(["current_password", "new_password"]) {
+        Ok([current, new]) => accounts.change_password(&user, current, new, &caller).await,
         Err(e) => Err(e),
     };
     let changed = || {
@@ -179,13 +90,13 @@ async fn delete_me(
     jar: &CookieJar<'_>,
     dashboard: Dashboard<'_>,
     user: Result<AuthUser, TokenRejection>,
-    origin: Origin,
+    caller: Caller,
     input: Result<Input, ApiError>,
 ) -> Result<Reply, ApiError> {
     let user = user?;
     let mut input = input?;
-    let result = match required(&mut input.fields, ["password"]) {
-        Ok([password]) => accounts.delete(&user, password, &origin).await,
+    let result = match input.fields.required(["password"]) {
+        Ok([password]) => accounts.delete(&user, password, &caller).await,
         Err(e) => Err(e),
     };
     let deleted = || {

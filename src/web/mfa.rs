@@ -1,22 +1,21 @@
 //! The second step of a sign-in (`GET`/`POST /login/mfa`) and the account's second factors
 //! (`/me/mfa/…`), for JSON clients and the dashboard's forms alike (CONTRACT.md section 4).
 
-use rocket::http::{Cookie, CookieJar, SameSite, Status};
+use rocket::http::{CookieJar, Status};
 use rocket::{Route, State, delete, get, post, routes};
-use serde::Serialize;
 
-use super::accounts::TokenBody;
-use super::body::{BodyKind, Input};
-use super::cookies::SessionCookies;
-use super::csrf::CsrfTokens;
-use super::error::ApiError;
-use super::fields::Fields;
-use super::me::{answer, required};
-use super::pages::{BrowserRequest, Dashboard, DashboardNotice, EnrolmentView, MfaPanel};
-use super::reply::Reply;
-use crate::auth::accounts::second_factor::CHALLENGE_TTL;
-use crate::auth::{Accounts, AuthError, AuthUser, ClientInfo, Origin, SignInStep, TokenRejection};
+use crate::auth::{Accounts, AuthError, AuthUser, Caller, ClientInfo, SignInStep, TokenRejection};
 use crate::domain::{FieldErrors, LocalPath};
+use crate::web::bodies::{EnrolmentBody, RecoveryCodesBody, TokenBody};
+use crate::web::dashboard::answer;
+use crate::web::dashboard::{Dashboard, DashboardNotice, EnrolmentView, MfaPanel};
+use crate::web::http::audience::BrowserRequest;
+use crate::web::http::body::{BodyKind, Input};
+use crate::web::http::cookies::SessionCookies;
+use crate::web::http::csrf::CsrfTokens;
+use crate::web::http::error::ApiError;
+use crate::web::http::fields::Fields;
+use crate::web::http::reply::Reply;
 
 pub fn routes() -> Vec<Route> {
     routes![
@@ -27,61 +26,6 @@ pub fn routes() -> Vec<Route> {
         recovery_codes,
         disable_totp
     ]
-}
-
-/// The pending sign-in of a browser: never the access cookie, HttpOnly, gone in five minutes.
-pub fn pending_cookie_name(cookies: &SessionCookies) -> &'static str {
-    if cookies.secure() {
-        "__Host-gatehouse_mfa"
-    } else {
-        "gatehouse_mfa"
-    }
-}
-
-/// Keeps a browser's pending sign-in while it fetches the code page.
-pub fn remember_pending(cookies: &SessionCookies, jar: &CookieJar<'_>, mfa_token: String) {
-    jar.add(
-        Cookie::build((pending_cookie_name(cookies), mfa_token))
-            .http_only(true)
-            .secure(cookies.secure())
-            .same_site(SameSite::Lax)
-            .path("/")
-            .max_age(time::Duration::seconds(CHALLENGE_TTL.as_secs() as i64))
-            .build(),
-    );
-}
-
-pub fn forget_pending(cookies: &SessionCookies, jar: &CookieJar<'_>) {
-    jar.remove(
-        Cookie::build((pending_cookie_name(cookies), ""))
-            .http_only(true)
-            .secure(cookies.secure())
-            .same_site(SameSite::Lax)
-            .path("/")
-            .build(),
-    );
-}
-
-/// `403 mfa_required` for JSON clients.
-#[derive(Debug, Serialize)]
-pub struct MfaRequiredBody {
-    pub error: &'static str,
-    pub message: &'static str,
-    pub mfa_token: String,
-    pub methods: Vec<&'static str>,
-    pub expires_in: u64,
-}
-
-impl MfaRequiredBody {
-    pub fn new(mfa_token: String, methods: Vec<&'static str>, expires_in: u64) -> Self {
-        Self {
-            error: "mfa_required",
-            message: "The password is right; a second factor is due: POST /login/mfa.",
-            mfa_token,
-            methods,
-            expires_in,
-        }
-    }
 }
 
 #[derive(askama::Template)]
@@ -98,7 +42,7 @@ fn login_mfa_page(
     cookies: &State<SessionCookies>,
     jar: &CookieJar<'_>,
 ) -> Result<Reply, ApiError> {
-    if jar.get(pending_cookie_name(cookies)).is_none() {
+    if jar.get(cookies.pending_name()).is_none() {
         return Ok(Reply::see_other("/login"));
     }
     Reply::page(
@@ -127,7 +71,7 @@ async fn login_mfa(
     let mfa_token = match input.kind {
         BodyKind::Json => input.fields.text("mfa_token", &mut errors),
         BodyKind::Form => jar
-            .get(pending_cookie_name(cookies))
+            .get(cookies.pending_name())
             .map(|c| c.value().to_owned()),
     };
     let (Some(code), Some(mfa_token)) = (code, mfa_token) else {
@@ -150,7 +94,7 @@ async fn login_mfa(
     }
     match result {
         Ok((SignInStep::SessionOpened { sign_in, device }, next)) => {
-            forget_pending(cookies, jar);
+            cookies.forget_pending(jar);
             cookies.set(jar, &sign_in);
             cookies.set_device(jar, device);
             let target = next.as_deref().and_then(LocalPath::parse);
@@ -169,7 +113,7 @@ async fn login_mfa(
             },
         ),
         Err(AuthError::InvalidMfaToken) => {
-            forget_pending(cookies, jar);
+            cookies.forget_pending(jar);
             Ok(Reply::flash(
                 "/login",
                 "That sign-in has expired. Sign in again.",
@@ -177,17 +121,6 @@ async fn login_mfa(
         }
         Err(other) => Err(other.into()),
     }
-}
-
-#[derive(Debug, Serialize)]
-struct EnrolmentBody {
-    secret: String,
-    otpauth_uri: String,
-}
-
-#[derive(Debug, Serialize)]
-struct RecoveryCodesBody {
-    recovery_codes: Vec<String>,
 }
 
 /// The optional `code` of the management forms (absent when no factor is on).
@@ -202,13 +135,13 @@ async fn begin_totp(
     accounts: &State<Accounts>,
     dashboard: Dashboard<'_>,
     user: Result<AuthUser, TokenRejection>,
-    origin: Origin,
+    caller: Caller,
     input: Result<Input, ApiError>,
 ) -> Result<Reply, ApiError> {
     let user = user?;
     let mut input = input?;
-    let result = match required(&mut input.fields, ["password"]) {
-        Ok([password]) => accounts.begin_totp(&user, password, &origin).await,
+    let result = match input.fields.required(["password"]) {
+        Ok([password]) => accounts.begin_totp(&user, password, &caller).await,
         Err(e) => Err(e),
     };
     match (input.kind, result) {
@@ -253,13 +186,13 @@ async fn confirm_totp(
     accounts: &State<Accounts>,
     dashboard: Dashboard<'_>,
     user: Result<AuthUser, TokenRejection>,
-    origin: Origin,
+    caller: Caller,
     input: Result<Input, ApiError>,
 ) -> Result<Reply, ApiError> {
     let user = user?;
     let mut input = input?;
-    let result = match required(&mut input.fields, ["code"]) {
-        Ok([code]) => accounts.confirm_totp(&user, &code, &origin).await,
+    let result = match input.fields.required(["code"]) {
+        Ok([code]) => accounts.confirm_totp(&user, &code, &caller).await,
         Err(e) => Err(e),
     };
     codes_reply(
@@ -279,16 +212,16 @@ async fn recovery_codes(
     accounts: &State<Accounts>,
     dashboard: Dashboard<'_>,
     user: Result<AuthUser, TokenRejection>,
-    origin: Origin,
+    caller: Caller,
     input: Result<Input, ApiError>,
 ) -> Result<Reply, ApiError> {
     let user = user?;
     let mut input = input?;
     let code = optional_code(&mut input.fields);
-    let result = match required(&mut input.fields, ["password"]) {
+    let result = match input.fields.required(["password"]) {
         Ok([password]) => {
             accounts
-                .new_recovery_codes(&user, password, code, &origin)
+                .new_recovery_codes(&user, password, code, &caller)
                 .await
         }
         Err(e) => Err(e),
@@ -342,14 +275,14 @@ async fn disable_totp(
     accounts: &State<Accounts>,
     dashboard: Dashboard<'_>,
     user: Result<AuthUser, TokenRejection>,
-    origin: Origin,
+    caller: Caller,
     input: Result<Input, ApiError>,
 ) -> Result<Reply, ApiError> {
     let user = user?;
     let mut input = input?;
     let code = optional_code(&mut input.fields);
-    let result = match required(&mut input.fields, ["password"]) {
-        Ok([password]) => accounts.disable_totp(&user, password, code, &origin).await,
+    let result = match input.fields.required(["password"]) {
+        Ok([password]) => accounts.disable_totp(&user, password, code, &caller).await,
         Err(e) => Err(e),
     };
     let done = || {

@@ -5,24 +5,18 @@
 
 use rocket::http::{CookieJar, Status};
 use rocket::{Route, State, delete, get, post, routes};
-use serde::Serialize;
-use serde_json::Value;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::accounts::TokenBody;
-use super::body::{BodyKind, Input};
-use super::cookies::SessionCookies;
-use super::csrf::{CsrfTokens, ScriptCsrf};
-use super::error::ApiError;
-use super::me::{answer, required};
-use super::mfa::{forget_pending, pending_cookie_name};
-use super::pages::Dashboard;
-use super::reply::Reply;
-use crate::auth::passkeys::Begun;
-use crate::auth::{Accounts, AuthError, AuthUser, ClientInfo, Origin, SignInStep, TokenRejection};
-use crate::db::passkeys::PasskeyInfo;
+use crate::auth::{Accounts, AuthError, AuthUser, Caller, ClientInfo, SignInStep, TokenRejection};
 use crate::domain::{FieldErrors, LocalPath};
+use crate::web::bodies::{BegunBody, PasskeyBody, RedirectBody, TokenBody};
+use crate::web::dashboard::Dashboard;
+use crate::web::dashboard::answer;
+use crate::web::http::body::{BodyKind, Input};
+use crate::web::http::cookies::SessionCookies;
+use crate::web::http::csrf::{CsrfTokens, ScriptCsrf};
+use crate::web::http::error::ApiError;
+use crate::web::http::reply::Reply;
 
 pub fn routes() -> Vec<Route> {
     routes![
@@ -36,59 +30,19 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
-#[derive(Debug, Serialize)]
-struct BegunBody {
-    challenge_id: Uuid,
-    #[serde(rename = "publicKey")]
-    public_key: Value,
-}
-
-impl From<Begun> for BegunBody {
-    fn from(begun: Begun) -> Self {
-        Self {
-            challenge_id: begun.challenge_id,
-            public_key: begun.public_key,
-        }
-    }
-}
-
-#[derive(Debug, Serialize)]
-struct PasskeyBody {
-    id: Uuid,
-    name: String,
-    #[serde(with = "time::serde::rfc3339")]
-    created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
-    last_used_at: Option<OffsetDateTime>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    recovery_codes: Option<Vec<String>>,
-}
-
-impl From<PasskeyInfo> for PasskeyBody {
-    fn from(p: PasskeyInfo) -> Self {
-        Self {
-            id: p.id,
-            name: p.name,
-            created_at: p.created_at,
-            last_used_at: p.last_used_at,
-            recovery_codes: None,
-        }
-    }
-}
-
 /// `{"password"}` → `200 {"challenge_id","publicKey"}`: options for `navigator.credentials.create`.
 #[post("/me/passkeys/register/start", data = "<input>")]
 async fn register_start(
     accounts: &State<Accounts>,
     user: Result<AuthUser, TokenRejection>,
-    origin: Origin,
+    caller: Caller,
     input: Result<Input, ApiError>,
 ) -> Result<Reply, ApiError> {
     let user = user?;
     let mut input = input?;
-    let [password] = required(&mut input.fields, ["password"])?;
+    let [password] = input.fields.required(["password"])?;
     let begun = accounts
-        .begin_passkey_registration(&user, password, &origin)
+        .begin_passkey_registration(&user, password, &caller)
         .await?;
     Reply::json(Status::Ok, &BegunBody::from(begun))
 }
@@ -99,7 +53,7 @@ async fn register_start(
 async fn register_finish(
     accounts: &State<Accounts>,
     user: Result<AuthUser, TokenRejection>,
-    origin: Origin,
+    caller: Caller,
     input: Result<Input, ApiError>,
 ) -> Result<Reply, ApiError> {
     let user = user?;
@@ -112,7 +66,7 @@ async fn register_finish(
         return Err(ApiError::InvalidInput(errors));
     };
     let added = accounts
-        .finish_passkey_registration(&user, &challenge, &name, credential, &origin)
+        .finish_passkey_registration(&user, &challenge, &name, credential, &caller)
         .await?;
     let mut body = PasskeyBody::from(added.passkey);
     body.recovery_codes = added.recovery_codes;
@@ -140,14 +94,14 @@ async fn remove_form(
     accounts: &State<Accounts>,
     dashboard: Dashboard<'_>,
     user: Result<AuthUser, TokenRejection>,
-    origin: Origin,
+    caller: Caller,
     id: &str,
     input: Result<Input, ApiError>,
 ) -> Result<Reply, ApiError> {
     let user = user?;
     let mut input = input?;
-    let result = match (passkey_id(id), required(&mut input.fields, ["password"])) {
-        (Ok(id), Ok([password])) => accounts.remove_passkey(&user, id, password, &origin).await,
+    let result = match (passkey_id(id), input.fields.required(["password"])) {
+        (Ok(id), Ok([password])) => accounts.remove_passkey(&user, id, password, &caller).await,
         (Err(e), _) | (_, Err(e)) => Err(e),
     };
     if matches!(result, Err(AuthError::NotFound)) {
@@ -175,15 +129,15 @@ async fn remove_form(
 async fn remove(
     accounts: &State<Accounts>,
     user: Result<AuthUser, TokenRejection>,
-    origin: Origin,
+    caller: Caller,
     id: &str,
     input: Result<Input, ApiError>,
 ) -> Result<Reply, ApiError> {
     let user = user?;
     let mut input = input?;
-    let [password] = required(&mut input.fields, ["password"])?;
+    let [password] = input.fields.required(["password"])?;
     accounts
-        .remove_passkey(&user, passkey_id(id)?, password, &origin)
+        .remove_passkey(&user, passkey_id(id)?, password, &caller)
         .await?;
     Ok(Reply::NoContent)
 }
@@ -201,7 +155,7 @@ async fn sign_in_start(
     accounts: &State<Accounts>,
     cookies: &State<SessionCookies>,
     jar: &CookieJar<'_>,
-    origin: Origin,
+    caller: Caller,
     input: Result<Input, ApiError>,
 ) -> Result<Reply, ApiError> {
     let mut input = input?;
@@ -209,7 +163,7 @@ async fn sign_in_start(
     let mfa_token = if cookie_mode(&input) {
         match input.fields.peek("second_step") {
             Some("yes") => Some(
-                jar.get(pending_cookie_name(cookies))
+                jar.get(cookies.pending_name())
                     .map(|c| c.value().to_owned())
                     .ok_or(ApiError::InvalidToken("mfa token"))?,
             ),
@@ -222,14 +176,9 @@ async fn sign_in_start(
         return Err(ApiError::InvalidInput(errors));
     }
     let begun = accounts
-        .begin_passkey_sign_in(mfa_token.as_deref(), &origin)
+        .begin_passkey_sign_in(mfa_token.as_deref(), &caller)
         .await?;
     Reply::json(Status::Ok, &BegunBody::from(begun))
-}
-
-#[derive(Debug, Serialize)]
-struct RedirectBody {
-    redirect: String,
 }
 
 /// `{"challenge_id","credential"}` → `200` the token body; with `"mode":"cookie"` (and the page's
@@ -247,7 +196,7 @@ async fn sign_in_finish(
     let mut input = input?;
     let cookie_mode = cookie_mode(&input);
     if cookie_mode && let Err(why) = csrf.0 {
-        tokens.log_refusal(&client.origin, why);
+        tokens.log_refusal(&client.caller, why);
         return Err(ApiError::CsrfFailed(why));
     }
     let mut errors = FieldErrors::default();
@@ -266,7 +215,7 @@ async fn sign_in_finish(
     if !cookie_mode {
         return Reply::json(Status::Ok, &TokenBody::from(sign_in));
     }
-    forget_pending(cookies, jar);
+    cookies.forget_pending(jar);
     cookies.set(jar, &sign_in);
     cookies.set_device(jar, device);
     let target = pending_next

@@ -3,44 +3,17 @@
 use rocket::http::{CookieJar, Status};
 use rocket::response::{Flash, Redirect};
 use rocket::{Route, State, delete, get, post, routes};
-use serde::Serialize;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::body::Input;
-use super::cookies::SessionCookies;
-use super::error::ApiError;
-use super::reply::Reply;
-use crate::auth::{AuthUser, Origin, Sessions, TokenRejection};
-use crate::db::sessions::SessionInfo;
+use crate::auth::{AuthUser, Caller, Sessions, TokenRejection};
+use crate::web::bodies::SessionBody;
+use crate::web::http::body::Input;
+use crate::web::http::cookies::SessionCookies;
+use crate::web::http::error::ApiError;
+use crate::web::http::reply::Reply;
 
 pub fn routes() -> Vec<Route> {
     routes![list, revoke_form, revoke, revoke_others_form, revoke_others]
-}
-
-#[derive(Debug, Serialize)]
-pub struct SessionBody {
-    pub id: Uuid,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub last_used_at: OffsetDateTime,
-    pub user_agent: Option<String>,
-    pub ip: Option<String>,
-    pub current: bool,
-}
-
-impl SessionBody {
-    pub fn new(session: SessionInfo, current: Uuid) -> Self {
-        Self {
-            current: session.id == current,
-            id: session.id,
-            created_at: session.created_at,
-            last_used_at: session.last_used_at,
-            user_agent: session.user_agent,
-            ip: session.ip,
-        }
-    }
 }
 
 #[get("/sessions")]
@@ -64,10 +37,10 @@ async fn revoke_own(
     sessions: &Sessions,
     user: &AuthUser,
     id: &str,
-    origin: &Origin,
+    caller: &Caller,
 ) -> Result<(), ApiError> {
     let id = Uuid::parse_str(id).map_err(|_| ApiError::NotFound)?;
-    if sessions.revoke(user, id, origin).await? {
+    if sessions.revoke(user, id, caller).await? {
         Ok(())
     } else {
         Err(ApiError::NotFound)
@@ -81,13 +54,13 @@ async fn revoke_form(
     cookies: &State<SessionCookies>,
     jar: &CookieJar<'_>,
     user: Result<AuthUser, TokenRejection>,
-    origin: Origin,
+    caller: Caller,
     id: &str,
     input: Result<Input, ApiError>,
 ) -> Result<Flash<Redirect>, ApiError> {
     let user = user?;
     input?;
-    revoke_own(sessions, &user, id, &origin).await?;
+    revoke_own(sessions, &user, id, &caller).await?;
     if id == user.session_id.to_string() {
         cookies.remove(jar);
         return Ok(Flash::success(
@@ -105,10 +78,10 @@ async fn revoke_form(
 async fn revoke(
     sessions: &State<Sessions>,
     user: Result<AuthUser, TokenRejection>,
-    origin: Origin,
+    caller: Caller,
     id: &str,
 ) -> Result<Reply, ApiError> {
-    revoke_own(sessions, &user?, id, &origin).await?;
+    revoke_own(sessions, &user?, id, &caller).await?;
     Ok(Reply::NoContent)
 }
 
@@ -116,12 +89,12 @@ async fn revoke(
 async fn revoke_others_form(
     sessions: &State<Sessions>,
     user: Result<AuthUser, TokenRejection>,
-    origin: Origin,
+    caller: Caller,
     input: Result<Input, ApiError>,
 ) -> Result<Flash<Redirect>, ApiError> {
     let user = user?;
     input?;
-    let count = sessions.revoke_others(&user, &origin).await?;
+    let count = sessions.revoke_others(&user, &caller).await?;
     let message = match count {
         1 => "1 other session was signed out.".to_owned(),
         n => format!("{n} other sessions were signed out."),
@@ -134,8 +107,8 @@ async fn revoke_others_form(
 async fn revoke_others(
     sessions: &State<Sessions>,
     user: Result<AuthUser, TokenRejection>,
-    origin: Origin,
+    caller: Caller,
 ) -> Result<Reply, ApiError> {
-    sessions.revoke_others(&user?, &origin).await?;
+    sessions.revoke_others(&user?, &caller).await?;
     Ok(Reply::NoContent)
 }

@@ -3,12 +3,12 @@
 use rocket::http::Status;
 use rocket::{Route, State, post, routes};
 
-use super::accounts::TokenBody;
-use super::body::{BodyKind, Input};
-use super::error::ApiError;
-use super::reply::Reply;
-use crate::auth::{Origin, Sessions};
+use crate::auth::{Caller, Sessions};
 use crate::domain::FieldErrors;
+use crate::web::bodies::TokenBody;
+use crate::web::http::body::{BodyKind, Input};
+use crate::web::http::error::ApiError;
+use crate::web::http::reply::Reply;
 
 pub fn routes() -> Vec<Route> {
     routes![refresh]
@@ -19,7 +19,7 @@ pub fn routes() -> Vec<Route> {
 #[post("/token/refresh", data = "<input>")]
 async fn refresh(
     sessions: &State<Sessions>,
-    origin: Origin,
+    caller: Caller,
     input: Result<Input, ApiError>,
 ) -> Result<Reply, ApiError> {
     let mut input = input?;
@@ -31,6 +31,6 @@ async fn refresh(
         .fields
         .text("refresh_token", &mut errors)
         .ok_or(ApiError::InvalidInput(errors))?;
-    let sign_in = sessions.refresh(&token, &origin).await?;
+    let sign_in = sessions.refresh(&token, &caller).await?;
     Reply::json(Status::Ok, &TokenBody::from(sign_in))
 }

@@ -132,7 +132,7 @@ async fn pages_get_the_page_policy_and_json_the_api_policy() {
     let page = app.page("/login").await;
     assert_eq!(
         page.header("Content-Security-Policy"),
-        Some(gatehouse::web::headers::CONTENT_SECURITY_POLICY)
+        Some(gatehouse::web::http::headers::CONTENT_SECURITY_POLICY)
     );
     let json = app.get("/protected", &[]).await;
     assert_eq!(

@@ -216,10 +216,13 @@ async fn a_rotation_publishes_first_switches_on_both_instances_and_retires_the_o
     .unwrap()
     .0;
 
-    let report =
-        gatehouse::admin::keys(&app.pool, &settings, gatehouse::admin::KeysCommand::Rotate)
-            .await
-            .unwrap();
+    let report = gatehouse::cli::commands::keys(
+        &app.pool,
+        &settings,
+        gatehouse::cli::commands::KeysCommand::Rotate,
+    )
+    .await
+    .unwrap();
     assert!(report.contains("signs in 600 s"), "{report}");
 
     // Published at once on both instances, not signing yet.
@@ -276,9 +279,13 @@ async fn a_rotation_publishes_first_switches_on_both_instances_and_retires_the_o
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let listed = gatehouse::admin::keys(&app.pool, &settings, gatehouse::admin::KeysCommand::List)
-        .await
-        .unwrap();
+    let listed = gatehouse::cli::commands::keys(
+        &app.pool,
+        &settings,
+        gatehouse::cli::commands::KeysCommand::List,
+    )
+    .await
+    .unwrap();
     assert!(
         listed.contains(&format!("{new_kid}  EdDSA  signing")),
         "{listed}"
@@ -304,10 +311,10 @@ async fn a_revoked_key_leaves_the_set_and_its_tokens_are_refused_on_every_instan
     .unwrap()
     .0;
 
-    gatehouse::admin::keys(
+    gatehouse::cli::commands::keys(
         &app.pool,
         &settings,
-        gatehouse::admin::KeysCommand::Revoke(kid.clone()),
+        gatehouse::cli::commands::KeysCommand::Revoke(kid.clone()),
     )
     .await
     .unwrap();

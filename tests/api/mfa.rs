@@ -473,7 +473,7 @@ async fn the_operator_resets_the_factors_of_someone_who_lost_them() {
             .unwrap()
             .0;
 
-    let revoked = gatehouse::admin::reset_mfa(&app.pool, &settings, "alice")
+    let revoked = gatehouse::cli::commands::reset_mfa(&app.pool, &settings, "alice")
         .await
         .unwrap();
 

@@ -1,12 +1,12 @@
 //! The account's address: set or changed after the password, and the sign-in from a new client
 //! it is told of (CONTRACT.md section 7).
 
-use super::Accounts;
+use crate::auth::accounts::accounts::Accounts;
 use crate::auth::audit::Event;
-use crate::auth::client::{ClientInfo, Origin};
+use crate::auth::caller::{Caller, ClientInfo};
 use crate::auth::error::AuthError;
-use crate::auth::mail::Notice;
-use crate::auth::sessions::{AuthUser, SignIn};
+use crate::auth::mail::outbox::Notice;
+use crate::auth::sessions::sessions::{AuthUser, SignIn};
 use crate::db;
 use crate::db::email::AddressStatus;
 use crate::domain::{EmailAddress, FieldErrors, Password, Username};
@@ -20,7 +20,7 @@ impl Accounts {
         user: &AuthUser,
         email: String,
         password: String,
-        origin: &Origin,
+        caller: &Caller,
     ) -> Result<(), AuthError> {
         let mut errors = FieldErrors::default();
         let address = EmailAddress::parse(&email)
@@ -32,7 +32,7 @@ impl Accounts {
         let (Some(address), Some(password)) = (address, password) else {
             return Err(AuthError::InvalidInput(errors));
         };
-        self.check_password(user, password, "email_change", origin)
+        self.check_password(user, password, "email_change", caller)
             .await?;
         let mut tx = self.pool.begin().await?;
         self.outbox
@@ -48,7 +48,7 @@ impl Accounts {
             .await?;
         tx.commit().await?;
         self.log.record(
-            origin,
+            caller,
             Event::new("email_change", "requested").user(user.user_id),
         );
         Ok(())

@@ -5,15 +5,15 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use super::{Accounts, SignInStep};
+use crate::auth::accounts::accounts::{Accounts, SignInStep};
 use crate::auth::audit::Event;
-use crate::auth::client::{ClientInfo, Origin};
+use crate::auth::caller::{Caller, ClientInfo};
+use crate::auth::credentials::second_factors::{Enrolment, FactorStatus, Method, challenge_token};
 use crate::auth::error::AuthError;
-use crate::auth::mail::Notice;
-use crate::auth::mfa::{self, Enrolment, FactorStatus};
-use crate::auth::sessions::{AuthUser, Verified};
+use crate::auth::keys::random::token_digest;
+use crate::auth::mail::outbox::Notice;
+use crate::auth::sessions::sessions::{AuthUser, Verified};
 use crate::auth::throttle::Limited;
-use crate::auth::token_digest;
 use crate::db;
 use crate::domain::Password;
 
@@ -37,7 +37,7 @@ impl Accounts {
         client: &ClientInfo,
         next: Option<&str>,
     ) -> Result<SignInStep, AuthError> {
-        let token = mfa::challenge_token();
+        let token = challenge_token();
         db::mfa::insert_challenge(
             &self.pool,
             &token_digest(&token),
@@ -47,7 +47,7 @@ impl Accounts {
         )
         .await?;
         self.log.record(
-            &client.origin,
+            &client.caller,
             Event::new("login", "second_factor_due").user(user.user_id()),
         );
         let status = self.factors.status(user.user_id()).await?;
@@ -79,7 +79,7 @@ impl Accounts {
     ) -> Result<(SignInStep, Option<String>), AuthError> {
         // A code check is a sign-in attempt: it counts against the client's sign-in budget too.
         self.throttle
-            .take_client_slot(&client.origin, Limited::Login)
+            .take_client_slot(&client.caller, Limited::Login)
             .await?;
         if mfa_token.is_empty() || mfa_token.len() > MAX_TOKEN_LEN {
             return Err(AuthError::InvalidMfaToken);
@@ -89,14 +89,14 @@ impl Accounts {
             db::mfa::find_live_challenge(&self.pool, &digest, CHALLENGE_FAILURES).await?
         else {
             self.log
-                .record(&client.origin, Event::new("login_mfa", "invalid_token"));
+                .record(&client.caller, Event::new("login_mfa", "invalid_token"));
             return Err(AuthError::InvalidMfaToken);
         };
         let user_id = challenge.user_id;
         let key = code_throttle_key(user_id);
         if let Err(e) = self
             .throttle
-            .reserve_attempt(&client.origin, "login_mfa", &key)
+            .reserve_attempt(&client.caller, "login_mfa", &key)
             .await
         {
             db::mfa::kill_challenges(&self.pool, user_id).await?;
@@ -105,7 +105,7 @@ impl Accounts {
         let Some(method) = self.factors.check_code(user_id, code).await? else {
             db::mfa::record_challenge_failure(&self.pool, &digest).await?;
             self.log.record(
-                &client.origin,
+                &client.caller,
                 Event::new("login_mfa", "wrong_code").user(user_id),
             );
             return Err(AuthError::InvalidCredentials);
@@ -117,9 +117,9 @@ impl Accounts {
         let account = db::users::find_user(&self.pool, user_id)
             .await?
             .ok_or(AuthError::InvalidMfaToken)?;
-        if method == mfa::Method::RecoveryCode {
+        if method == Method::RecoveryCode {
             self.log.record(
-                &client.origin,
+                &client.caller,
                 Event::new("login_mfa", "recovery_code_used").user(user_id),
             );
         }
@@ -138,18 +138,18 @@ impl Accounts {
         &self,
         user: &AuthUser,
         password: String,
-        origin: &Origin,
+        caller: &Caller,
     ) -> Result<Enrolment, AuthError> {
         let password =
             Password::parse(password).map_err(|p| AuthError::invalid_field("password", p))?;
-        self.check_password(user, password, "mfa_enrol", origin)
+        self.check_password(user, password, "mfa_enrol", caller)
             .await?;
         let enrolment = self
             .factors
             .begin_totp(user.user_id, &user.username)
             .await?;
         self.log.record(
-            origin,
+            caller,
             Event::new("mfa_totp", "enrolled").user(user.user_id),
         );
         Ok(enrolment)
@@ -160,14 +160,14 @@ impl Accounts {
         &self,
         user: &AuthUser,
         code: &str,
-        origin: &Origin,
+        caller: &Caller,
     ) -> Result<Vec<String>, AuthError> {
         self.throttle
-            .take_client_slot(origin, Limited::PasswordCheck)
+            .take_client_slot(caller, Limited::PasswordCheck)
             .await?;
         let key = code_throttle_key(user.user_id);
         self.throttle
-            .reserve_attempt(origin, "mfa_confirm", &key)
+            .reserve_attempt(caller, "mfa_confirm", &key)
             .await?;
         // The app, its codes and the notice commit together.
         let mut tx = self.pool.begin().await?;
@@ -185,14 +185,14 @@ impl Accounts {
                 tx.commit().await?;
                 self.throttle.clear(&key).await?;
                 self.log.record(
-                    origin,
+                    caller,
                     Event::new("mfa_totp", "confirmed").user(user.user_id),
                 );
                 Ok(codes)
             }
             Err(e) => {
                 self.log.record(
-                    origin,
+                    caller,
                     Event::new("mfa_totp", "wrong_code").user(user.user_id),
                 );
                 Err(e)
@@ -207,18 +207,18 @@ impl Accounts {
         password: String,
         code: Option<String>,
         action: &'static str,
-        origin: &Origin,
+        caller: &Caller,
     ) -> Result<(), AuthError> {
         let password =
             Password::parse(password).map_err(|p| AuthError::invalid_field("password", p))?;
-        self.check_password(user, password, action, origin).await?;
+        self.check_password(user, password, action, caller).await?;
         // With passkeys only, the password is the check (CONTRACT.md section 4).
         if !self.factors.has_totp(user.user_id).await? {
             return Ok(());
         }
         let code = code.ok_or_else(|| AuthError::invalid_field("code", "is required"))?;
         let key = code_throttle_key(user.user_id);
-        self.throttle.reserve_attempt(origin, action, &key).await?;
+        self.throttle.reserve_attempt(caller, action, &key).await?;
         if self
             .factors
             .check_code(user.user_id, &code)
@@ -226,7 +226,7 @@ impl Accounts {
             .is_none()
         {
             self.log
-                .record(origin, Event::new(action, "wrong_code").user(user.user_id));
+                .record(caller, Event::new(action, "wrong_code").user(user.user_id));
             return Err(AuthError::WrongPassword);
         }
         self.throttle.clear(&key).await
@@ -238,9 +238,9 @@ impl Accounts {
         user: &AuthUser,
         password: String,
         code: Option<String>,
-        origin: &Origin,
+        caller: &Caller,
     ) -> Result<Vec<String>, AuthError> {
-        self.check_password_and_code(user, password, code, "mfa_recovery_codes", origin)
+        self.check_password_and_code(user, password, code, "mfa_recovery_codes", caller)
             .await?;
         if !self.factors.has_second_factor(user.user_id).await? {
             return Err(AuthError::invalid_field(
@@ -255,7 +255,7 @@ impl Accounts {
             .await?;
         tx.commit().await?;
         self.log.record(
-            origin,
+            caller,
             Event::new("mfa_recovery_codes", "replaced").user(user.user_id),
         );
         Ok(codes)
@@ -268,16 +268,16 @@ impl Accounts {
         user: &AuthUser,
         password: String,
         code: Option<String>,
-        origin: &Origin,
+        caller: &Caller,
     ) -> Result<(), AuthError> {
-        self.check_password_and_code(user, password, code, "mfa_disable", origin)
+        self.check_password_and_code(user, password, code, "mfa_disable", caller)
             .await?;
         let mut tx = self.pool.begin().await?;
         self.factors.remove_totp(&mut tx, user.user_id).await?;
         self.factor_removed(tx, user, "An authenticator app")
             .await?;
         self.log.record(
-            origin,
+            caller,
             Event::new("mfa_totp", "disabled_other_sessions_revoked").user(user.user_id),
         );
         Ok(())
@@ -325,7 +325,7 @@ impl Accounts {
         tx.commit().await?;
         let revoked = revoked.len() as u64;
         self.log.record(
-            &Origin::command_line(),
+            &Caller::command_line(),
             Event::new("mfa_reset", "success_sessions_revoked").user(user_id),
         );
         Ok(revoked)
