@@ -1,10 +1,7 @@
 //! Gatehouse: a secure authentication server on Rocket and PostgreSQL.
 //!
 //! [`build`] assembles the whole application from a figment; the binary and the tests both call it.
-//! The layers point down only: `web` (and the command line in `admin`) → `auth` → `db` → `domain`.
-
-// The OpenAPI document is one `json!` literal, deeper than the default limit.
-#![recursion_limit = "256"]
+//! The layers point down only: `web` (and the command line in `cli`) → `auth` → `db` → `domain`.
 
 pub mod auth;
 pub mod cli;

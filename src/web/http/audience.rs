@@ -5,7 +5,6 @@ use rocket::http::Status;
 use rocket::http::{MediaType, Method};
 use rocket::request::{FromRequest, Outcome, Request};
 
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Audience {
     /// Gets JSON, errors included.
