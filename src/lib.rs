@@ -88,12 +88,12 @@ async fn ignite_core(rocket: Rocket<Build>) -> rocket::fairing::Result {
     };
     Ok(rocket
         .manage(SessionCookies::new(&settings))
-        .manage(web::http::headers::Hsts::new(settings.hsts_max_age))
+        .manage(web::http::headers::Hsts::new(settings.site.hsts_max_age))
         .manage(CsrfTokens::new(
             core.csrf_key,
-            settings.cookie_secure,
+            settings.site.cookie_secure,
             Arc::clone(&core.log),
-            settings.public_origin.clone(),
+            settings.site.public_origin.clone(),
         ))
         .manage(MetricsAccess::new(
             &settings,
@@ -106,14 +106,14 @@ async fn ignite_core(rocket: Rocket<Build>) -> rocket::fairing::Result {
         .manage(core.authenticator)
         .manage(web::ops::jwks::PublishedKeys {
             keys: core.signing,
-            max_age: settings.jwks_max_age.as_secs(),
+            max_age: settings.tokens.jwks_max_age.as_secs(),
         })
         .manage(core.password_policy)
         .manage(core.addresses.as_ref().clone())
         .manage(core.recovery)
         .manage(web::ops::mailbox::DevMailbox {
             outbox: core.outbox,
-            enabled: settings.dev_mailbox,
+            enabled: settings.mail.dev_mailbox,
         })
         .manage(core.housekeeping))
 }

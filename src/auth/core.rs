@@ -70,18 +70,18 @@ pub enum StartError {
 
 impl Core {
     pub async fn start(settings: &Settings, pool: PgPool) -> Result<Self, StartError> {
-        let log = Arc::new(SecurityLog::open(settings.security_log.as_deref())?);
+        let log = Arc::new(SecurityLog::open(settings.site.security_log.as_deref())?);
         let hasher = Arc::new(
             PasswordHasher::start(
-                settings.password_hash_threads,
-                settings.password_hash_queue,
-                settings.bcrypt_cost,
+                settings.passwords.threads(),
+                settings.passwords.password_hash_queue,
+                settings.passwords.bcrypt_cost,
             )
             .await?,
         );
         let master = MasterKey::new(&settings.master_secret);
         let keys = Arc::new(
-            if settings.jwt_algorithm == jsonwebtoken::Algorithm::HS256 {
+            if settings.tokens.jwt_algorithm == jsonwebtoken::Algorithm::HS256 {
                 TokenKeys::new(settings)
             } else {
                 TokenKeys::with_ring(settings)
@@ -94,7 +94,7 @@ impl Core {
             tokens: Arc::clone(&keys),
         }));
         signing.start().await?;
-        let revocations = Arc::new(Revocations::new(settings.access_token_ttl));
+        let revocations = Arc::new(Revocations::new(settings.tokens.access_token_ttl));
         let owners = Arc::new(SessionOwners::default());
         let sessions = Sessions::new(SessionsParts {
             pool: pool.clone(),
@@ -103,8 +103,8 @@ impl Core {
             owners: Arc::clone(&owners),
             log: Arc::clone(&log),
             refresh: RefreshPolicy {
-                ttl: settings.refresh_token_ttl,
-                grace: settings.refresh_grace_period,
+                ttl: settings.tokens.refresh_token_ttl,
+                grace: settings.tokens.refresh_grace_period,
             },
             successor_key: master.hmac_key(Purpose::RefreshSuccessor),
         });
@@ -114,12 +114,12 @@ impl Core {
             Arc::clone(&log),
         ));
         let password_policy = PasswordPolicy {
-            min_length: settings.password_min_length,
+            min_length: settings.passwords.password_min_length,
         };
         let common_passwords = Arc::new(BreachedPasswords::load());
         let outbox = Arc::new(Outbox::new(
             master.sealer(Purpose::Outbox),
-            settings.public_origin.clone(),
+            settings.site.public_origin.clone(),
         ));
         let addresses = Arc::new(Addresses::new(
             pool.clone(),
@@ -145,7 +145,7 @@ impl Core {
             common_passwords,
             outbox: Arc::clone(&outbox),
             addresses: Arc::clone(&addresses),
-            passkeys: Arc::new(Passkeys::new(pool.clone(), &settings.public_origin)),
+            passkeys: Arc::new(Passkeys::new(pool.clone(), &settings.site.public_origin)),
             sessions: sessions.clone(),
             revocations: Arc::clone(&revocations),
             log: Arc::clone(&log),
@@ -155,7 +155,7 @@ impl Core {
                 pool: pool.clone(),
                 sealing: master.sealer(Purpose::TotpSecrets),
                 recovery: master.hmac_key(Purpose::RecoveryCodes),
-                issuer: settings.totp_issuer.clone(),
+                issuer: settings.site.totp_issuer.clone(),
             })),
         });
         let authenticator = Authenticator::new(AuthenticatorParts {
@@ -184,7 +184,7 @@ impl Core {
                 delivery,
                 pool,
                 schedule: Schedule {
-                    purge_every: settings.session_purge_interval,
+                    purge_every: settings.tokens.session_purge_interval,
                     counters_kept: settings
                         .throttle
                         .login_failure_window

@@ -54,7 +54,7 @@ pub struct Throttle {
 impl Throttle {
     pub fn new(pool: PgPool, limits: ThrottleSettings, log: Arc<SecurityLog>) -> Self {
         let hashing = Arc::new(HashingShares {
-            per_client: limits.password_hash_per_client,
+            per_client: limits.hashing_share(),
             in_flight: Mutex::new(HashMap::new()),
         });
         Self {

@@ -167,7 +167,7 @@ pub async fn keys(
         KeysCommand::Rotate => Ok(if core.signing.rotate_now().await.map_err(failed)? {
             format!(
                 "a new key is published now and signs in {} s (two JWKS cache lifetimes)",
-                settings.jwks_max_age.as_secs() * 2
+                settings.tokens.jwks_max_age.as_secs() * 2
             )
         } else {
             "a new key is already waiting to sign: nothing done".to_owned()

@@ -122,7 +122,11 @@ impl Ring {
             verifying: verifying
                 .into_iter()
                 .map(|(kid, alg, decoding)| {
-                    let validation = validation(alg, &settings.jwt_issuer, &settings.jwt_audience);
+                    let validation = validation(
+                        alg,
+                        &settings.tokens.jwt_issuer,
+                        &settings.tokens.jwt_audience,
+                    );
                     (
                         kid,
                         VerifyingKey {
@@ -171,8 +175,8 @@ impl TokenKeys {
                 header,
                 validation: validation(
                     Algorithm::HS256,
-                    &settings.jwt_issuer,
-                    &settings.jwt_audience,
+                    &settings.tokens.jwt_issuer,
+                    &settings.tokens.jwt_audience,
                 ),
             })),
         )
@@ -186,9 +190,9 @@ impl TokenKeys {
     fn with(settings: &Settings, keys: Keys) -> Self {
         Self {
             keys,
-            issuer: settings.jwt_issuer.clone(),
-            audience: settings.jwt_audience.clone(),
-            ttl: settings.access_token_ttl,
+            issuer: settings.tokens.jwt_issuer.clone(),
+            audience: settings.tokens.jwt_audience.clone(),
+            ttl: settings.tokens.access_token_ttl,
             verified: VerifiedTokens::default(),
         }
     }

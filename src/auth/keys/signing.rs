@@ -118,11 +118,11 @@ impl SigningKeys {
         Self {
             pool: parts.pool,
             sealer: parts.sealer,
-            alg: settings.jwt_algorithm,
-            jwks_max_age: settings.jwks_max_age,
-            lifetime: settings.jwt_key_lifetime,
+            alg: settings.tokens.jwt_algorithm,
+            jwks_max_age: settings.tokens.jwks_max_age,
+            lifetime: settings.tokens.jwt_key_lifetime,
             // The token lifetime, the validation leeway, and a margin for clocks.
-            token_life: settings.access_token_ttl + Duration::from_secs(120),
+            token_life: settings.tokens.access_token_ttl + Duration::from_secs(120),
             settings,
             tokens: parts.tokens,
             jwks: RwLock::new(json!({"keys": []})),

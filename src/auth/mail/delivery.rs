@@ -62,7 +62,7 @@ impl Delivery {
         pool: PgPool,
         outbox: Arc<Outbox>,
     ) -> Result<Option<Self>, DeliveryError> {
-        let Some(url) = &settings.smtp_url else {
+        let Some(url) = &settings.mail.smtp_url else {
             return Ok(None);
         };
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())?
@@ -80,8 +80,8 @@ impl Delivery {
             pool,
             outbox,
             transport,
-            from: settings.mail_from.parse()?,
-            retry_initial: settings.mail_retry_initial,
+            from: settings.mail.mail_from.parse()?,
+            retry_initial: settings.mail.mail_retry_initial,
             domain,
         }))
     }

@@ -19,9 +19,9 @@ pub struct SessionCookies {
 impl SessionCookies {
     pub fn new(settings: &Settings) -> Self {
         Self {
-            secure: settings.cookie_secure,
-            access_ttl: settings.access_token_ttl,
-            refresh_ttl: settings.refresh_token_ttl,
+            secure: settings.site.cookie_secure,
+            access_ttl: settings.tokens.access_token_ttl,
+            refresh_ttl: settings.tokens.refresh_token_ttl,
         }
     }
 

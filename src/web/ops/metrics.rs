@@ -178,8 +178,8 @@ impl MetricsAccess {
         revocations: Arc<Revocations>,
     ) -> Self {
         Self {
-            enabled: settings.metrics_enabled,
-            token: settings.metrics_token.clone(),
+            enabled: settings.site.metrics_enabled,
+            token: settings.site.metrics_token.clone(),
             hasher,
             log,
             revocations,
