@@ -48,7 +48,7 @@ pub fn init(figment: &Figment) -> tracing_appender::non_blocking::WorkerGuard {
             std::io::stderr(),
         ));
     // Colours only for a person at a terminal: a log file or collector gets plain text (the
-    // escape codes also cost about 8k instructions per logged request).
+    // escape codes also cost instructions on every logged request).
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())

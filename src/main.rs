@@ -8,8 +8,8 @@ use gatehouse::cli::commands::{self, AdminError};
 use gatehouse::config::Settings;
 
 /// mimalloc instead of glibc's allocator: each request makes and frees dozens of small
-/// allocations (header maps, the log line, the response), and glibc's malloc and free were 15% of
-/// `/protected`'s instructions (callgrind).
+/// allocations (header maps, the log line, the response), and glibc's malloc and free were a
+/// large share of `/protected`'s instructions (callgrind; docs/performance.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -1,4 +1,4 @@
-// The site's one script: it drives the WebAuthn ceremonies of the pages (CONTRACT.md section 5)
+// The site's one script: it drives the WebAuthn ceremonies of the pages (docs/api.md §5)
 // and nothing else. Every other flow works without it. Served from our origin; the CSP allows
 // `script-src 'self'` and nothing inline.
 (() => {

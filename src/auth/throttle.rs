@@ -1,4 +1,4 @@
-//! The throttles of CONTRACT.md section 3. The counted limits live in PostgreSQL, so every
+//! The throttles of docs/api.md §3. The counted limits live in PostgreSQL, so every
 //! instance shares them, and each check *reserves* what it counts in the same step (under a
 //! per-key advisory lock): the limit is exact under any concurrency. Every check runs before any
 //! password work, so a throttled attempt costs no bcrypt time and says nothing about the
@@ -87,7 +87,7 @@ impl Throttle {
         .await
     }
 
-    /// Counts a reset link mailed to an account: 3 an hour (CONTRACT.md section 7), so nobody
+    /// Counts a reset link mailed to an account: 3 an hour (docs/api.md §7), so nobody
     /// can flood a mailbox. `false` (and a logged event) once the account's budget is spent.
     pub async fn take_reset_mail_slot(
         &self,

@@ -128,7 +128,7 @@ pub async fn rotate_refresh_token(
         .await?;
     }
     // A replay inside the grace window derives the same successor, which exists already: the
-    // chain never forks (CONTRACT.md section 3).
+    // chain never forks (docs/api.md §3).
     sqlx::query!(
         "INSERT INTO refresh_tokens (hash, session_id) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING",
         new_hash,

@@ -1,5 +1,5 @@
 //! `POST /me/email` and the verification link (`GET`/`POST /email/verify`), for JSON clients
-//! and the pages alike (CONTRACT.md section 7).
+//! and the pages alike (docs/api.md §7).
 
 use rocket::http::{CookieJar, Status};
 use rocket::{Route, State, get, post, routes};

@@ -1,5 +1,5 @@
 //! The second step of a sign-in (`GET`/`POST /login/mfa`) and the account's second factors
-//! (`/me/mfa/…`), for JSON clients and the dashboard's forms alike (CONTRACT.md section 4).
+//! (`/me/mfa/…`), for JSON clients and the dashboard's forms alike (docs/api.md §4).
 
 use rocket::http::{CookieJar, Status};
 use rocket::{Route, State, delete, get, post, routes};

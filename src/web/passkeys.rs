@@ -1,4 +1,4 @@
-//! Passkeys (CONTRACT.md section 5): `/me/passkeys/…` to add, list and remove them, and
+//! Passkeys (docs/api.md §5): `/me/passkeys/…` to add, list and remove them, and
 //! `/login/passkey/…` to sign in with one. Bodies are the WebAuthn Level 3 JSON forms. The site's
 //! one script (`static/passkeys.js`) drives the same endpoints from the pages, with
 //! `"mode":"cookie"` to receive the session as cookies.

@@ -1,5 +1,5 @@
 //! A forgotten password: `POST /password/forgot` and the reset link's pages and form
-//! (CONTRACT.md section 7). The link's token leaves the address bar at once: `GET
+//! (docs/api.md §7). The link's token leaves the address bar at once: `GET
 //! /password/reset?token=…` moves it into a short-lived `HttpOnly` cookie and redirects, so no
 //! page is ever shown (or its address kept in history, or sent as a referrer) with the token in it.
 

@@ -419,7 +419,7 @@ async fn passwords_may_hold_any_printable_characters_and_are_stored_safely() {
     );
 }
 
-/// CONTRACT.md section 3: a NUL or other control character in any field is a 4xx, decided
+/// docs/api.md §3: a NUL or other control character in any field is a 4xx, decided
 /// before any query (PostgreSQL refuses NUL in text: it used to answer 500).
 #[tokio::test]
 async fn control_characters_in_any_field_get_422_for_json_and_forms_alike() {
@@ -567,7 +567,7 @@ async fn security_events_are_logged_with_context_and_without_secrets() {
     app.register("alice", GOOD_PASSWORD).await;
     let tokens = app.login_tokens("alice").await;
     app.login("alice", "wrong password, again").await;
-    // A control character would be refused before any event (CONTRACT.md section 3); the log's
+    // A control character would be refused before any event (docs/api.md §3); the log's
     // escaping of what does reach it is unit-tested in `auth/audit.rs`.
     app.login("nobody\u{1b}[31m", "wrong password, again").await;
     app.login("nobody", "wrong password, again").await;
@@ -651,7 +651,7 @@ async fn status_from(app: &TestApp, ip: &str, username: &str, password: &str) ->
     login_from(app, ip, username, password).await.status
 }
 
-/// CONTRACT.md section 3: 5 failures per username, exactly, however many arrive at once and
+/// docs/api.md §3: 5 failures per username, exactly, however many arrive at once and
 /// from however many addresses: each check reserves its attempt before bcrypt runs.
 #[tokio::test]
 async fn twenty_parallel_wrong_passwords_from_twenty_addresses_get_exactly_five_checks() {

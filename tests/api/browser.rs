@@ -159,7 +159,7 @@ async fn a_signed_out_browser_is_sent_to_login_but_a_json_client_gets_401() {
 
     page.assert_redirect("/login?next=/dashboard");
     api.assert_error(Status::Unauthorized, "missing_token");
-    // `/protected` is a JSON endpoint: a browser gets the JSON 401 too (CONTRACT.md section 1).
+    // `/protected` is a JSON endpoint: a browser gets the JSON 401 too (docs/api.md §1).
     api_from_browser.assert_error(Status::Unauthorized, "missing_token");
 }
 

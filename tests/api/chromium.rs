@@ -385,7 +385,7 @@ async fn a_person_registers_signs_out_and_signs_back_in_in_chromium() {
     browser.close().await;
 }
 
-/// CONTRACT.md section 4 in a real browser: turn the app on from the dashboard (codes computed
+/// docs/api.md §4 in a real browser: turn the app on from the dashboard (codes computed
 /// here from the key the page shows), sign out, sign in with password and code, then with a
 /// recovery code.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -443,7 +443,7 @@ async fn a_person_turns_on_an_authenticator_app_and_signs_in_with_codes_in_chrom
     browser.close().await;
 }
 
-/// CONTRACT.md section 5 in a real browser with Chromium's virtual authenticator: add a passkey
+/// docs/api.md §5 in a real browser with Chromium's virtual authenticator: add a passkey
 /// from the dashboard (the first factor: its recovery codes show), sign out, sign in with it and
 /// no username, remove it. The site is reached at `localhost`, its relying party.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

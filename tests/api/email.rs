@@ -1,4 +1,4 @@
-//! Email (CONTRACT.md section 7) against a real SMTP server (`mail_sink.rs`): verified addresses,
+//! Email (docs/api.md §7) against a real SMTP server (`mail_sink.rs`): verified addresses,
 //! no enumeration, forgotten passwords, notices, and an outbox that loses nothing.
 
 use rocket::http::{ContentType, Header, Method, Status};

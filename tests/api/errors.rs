@@ -149,7 +149,7 @@ async fn pages_get_the_page_policy_and_json_the_api_policy() {
     }
 }
 
-/// CONTRACT.md section 3: a method a path does not serve gets `405` with `Allow`; an unknown
+/// docs/api.md §3: a method a path does not serve gets `405` with `Allow`; an unknown
 /// path `404`; a served method whose resource is missing stays `404`.
 #[tokio::test]
 async fn a_method_the_path_does_not_serve_gets_405_with_allow() {

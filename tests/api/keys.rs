@@ -1,4 +1,4 @@
-//! The server's own signing keys (CONTRACT.md section 6): EdDSA and ES256 tokens verified from
+//! The server's own signing keys (docs/api.md §6): EdDSA and ES256 tokens verified from
 //! the published set alone, with an independent use of `jsonwebtoken`; every forgery refused;
 //! rotation with pre-publication; revocation on every instance at once.
 

@@ -134,7 +134,7 @@ async fn refresh_tokens_are_stored_only_as_hashes() {
     assert!(!String::from_utf8_lossy(&stored).contains(refresh));
 }
 
-/// CONTRACT.md section 3: a hash of another cost is made again at the configured cost on the
+/// docs/api.md §3: a hash of another cost is made again at the configured cost on the
 /// next successful sign-in (and only then: a wrong password changes nothing).
 #[tokio::test]
 async fn raising_the_cost_re_hashes_each_password_at_its_next_sign_in() {

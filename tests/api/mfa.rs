@@ -1,4 +1,4 @@
-//! Second factors (CONTRACT.md section 4): enrolment, the two-step sign-in for both audiences,
+//! Second factors (docs/api.md §4): enrolment, the two-step sign-in for both audiences,
 //! replays, recovery codes, throttling. Codes are computed here with `totp-rs`, independently
 //! of the server's secret handling.
 

@@ -1,4 +1,4 @@
-//! Passkeys (CONTRACT.md section 5) over JSON with a software authenticator (`authenticator.rs`):
+//! Passkeys (docs/api.md §5) over JSON with a software authenticator (`authenticator.rs`):
 //! registration, a sign-in on its own and as the second step, every forgery a relying party must
 //! refuse, ceremonies finished on another instance, removal.
 

@@ -181,7 +181,7 @@ async fn me_describes_the_signed_in_user() {
     assert!(body.get("password_hash").is_none());
 }
 
-/// CONTRACT.md section 3: a token is accepted only when its `sub` owns its `sid` — on the fast
+/// docs/api.md §3: a token is accepted only when its `sub` owns its `sid` — on the fast
 /// path too, where the session is known to the instance and nothing asks the database.
 #[tokio::test]
 async fn a_validly_signed_token_whose_sub_does_not_own_its_sid_is_refused() {

@@ -1,5 +1,5 @@
 //! Revocation across instances: done when the revoking response is sent, and never trusted from
-//! memory by an instance whose link to the database has silently died (CONTRACT.md section 3).
+//! memory by an instance whose link to the database has silently died (docs/api.md §3).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

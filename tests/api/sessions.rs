@@ -59,7 +59,7 @@ async fn parallel_refreshes_inside_the_grace_window_both_succeed() {
     }
 }
 
-/// CONTRACT.md section 3: inside the grace window a spent token gets the *same* successor again,
+/// docs/api.md §3: inside the grace window a spent token gets the *same* successor again,
 /// never a second, independent chain that reuse detection would not see.
 #[tokio::test]
 async fn replays_inside_the_grace_window_get_the_same_successor_never_a_second_chain() {

@@ -1,4 +1,4 @@
-//! Email addresses (CONTRACT.md section 7): an address counts once the link mailed to it is
+//! Email addresses (docs/api.md §7): an address counts once the link mailed to it is
 //! followed. Claiming an address another account has verified answers exactly like any claim;
 //! the mail to that address says it already belongs to an account instead of linking it, so
 //! nobody learns through us which addresses have accounts.

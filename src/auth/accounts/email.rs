@@ -1,5 +1,5 @@
 //! The account's address: set or changed after the password, and the sign-in from a new client
-//! it is told of (CONTRACT.md section 7).
+//! it is told of (docs/api.md §7).
 
 use crate::auth::accounts::accounts::Accounts;
 use crate::auth::audit::Event;

@@ -1,4 +1,4 @@
-//! Passkeys on an account (CONTRACT.md section 5): added and removed after the password, and a
+//! Passkeys on an account (docs/api.md §5): added and removed after the password, and a
 //! sign-in of their own — complete by itself, or the second step after a password.
 
 use uuid::Uuid;

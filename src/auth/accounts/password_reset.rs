@@ -1,4 +1,4 @@
-//! A forgotten password (CONTRACT.md section 7, OWASP Forgot Password Cheat Sheet): a single-use,
+//! A forgotten password (docs/api.md §7, OWASP Forgot Password Cheat Sheet): a single-use,
 //! 30-minute link mailed to the account's verified address, and the reset it allows.
 //!
 //! A request is answered before anything about the account is looked up: the answer, and its

@@ -17,7 +17,7 @@ use crate::auth::throttle::Limited;
 use crate::db;
 use crate::domain::Password;
 
-/// A pending sign-in lives this long (CONTRACT.md section 4).
+/// A pending sign-in lives this long (docs/api.md §4).
 pub const CHALLENGE_TTL: Duration = Duration::from_secs(300);
 /// Wrong codes a pending sign-in survives.
 pub(super) const CHALLENGE_FAILURES: i32 = 5;
@@ -212,7 +212,7 @@ impl Accounts {
         let password =
             Password::parse(password).map_err(|p| AuthError::invalid_field("password", p))?;
         self.check_password(user, password, action, caller).await?;
-        // With passkeys only, the password is the check (CONTRACT.md section 4).
+        // With passkeys only, the password is the check (docs/api.md §4).
         if !self.factors.has_totp(user.user_id).await? {
             return Ok(());
         }
@@ -284,7 +284,7 @@ impl Accounts {
     }
 
     /// What every removal of a sign-in factor does after the removal itself, in its transaction:
-    /// every other session ends (CONTRACT.md section 4) and the verified address is told; the
+    /// every other session ends (docs/api.md §4) and the verified address is told; the
     /// revocations are propagated once it commits.
     pub(super) async fn factor_removed(
         &self,

@@ -1,4 +1,4 @@
-//! Passkeys (CONTRACT.md section 5, WebAuthn Level 3) through `webauthn-rs`: the relying party
+//! Passkeys (docs/api.md §5, WebAuthn Level 3) through `webauthn-rs`: the relying party
 //! is `public_origin`'s host, user verification is required, credentials are discoverable. Each
 //! ceremony's state is kept in PostgreSQL, single-use for five minutes, so any instance finishes
 //! what another started. Only our policy is here; the protocol is the crate's.

@@ -292,7 +292,7 @@ impl PasswordHasher {
     }
 
     /// Whether a stored hash was made at another cost than the configured one, so it should be
-    /// made again at the next sign-in (CONTRACT.md section 3: old-cost accounts would otherwise
+    /// made again at the next sign-in (docs/api.md §3: old-cost accounts would otherwise
     /// stay cheaper to attack, and sign in measurably faster than unknown names).
     pub fn needs_rehash(&self, hash: &str) -> bool {
         hash.parse::<bcrypt_rust::HashParts>()

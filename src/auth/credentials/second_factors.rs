@@ -1,4 +1,4 @@
-//! Second factors (CONTRACT.md section 4): the authenticator app (RFC 6238 TOTP through
+//! Second factors (docs/api.md §4): the authenticator app (RFC 6238 TOTP through
 //! `totp-rs`) and recovery codes. Secrets are sealed at rest (AES-256-GCM, the user's id as
 //! associated data, so a sealed secret moved to another row does not open); recovery codes are
 //! stored as HMACs; each TOTP step is accepted once per account.
@@ -81,7 +81,7 @@ impl SecondFactors {
     }
 
     /// Whether a correct password alone may no longer open a session: an app is on, or the
-    /// account has a passkey (CONTRACT.md section 4).
+    /// account has a passkey (docs/api.md §4).
     pub async fn has_second_factor(&self, user_id: Uuid) -> Result<bool, AuthError> {
         Ok(self.has_totp(user_id).await? || db::passkeys::count(&self.pool, user_id).await? > 0)
     }
@@ -220,7 +220,7 @@ impl SecondFactors {
         Ok(db::mfa::delete_second_factors(conn, user_id).await? || passkeys > 0)
     }
 
-    /// Turns the app off; the recovery codes go with the last factor (CONTRACT.md section 4).
+    /// Turns the app off; the recovery codes go with the last factor (docs/api.md §4).
     pub async fn remove_totp(
         &self,
         conn: &mut sqlx::PgConnection,

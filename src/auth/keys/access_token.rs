@@ -24,7 +24,7 @@ pub const MAX_TOKEN_LEN: usize = 4096;
 /// Clock skew tolerated on `exp` and `nbf` (RFC 7519 4.1.4 allows "a small leeway").
 const LEEWAY_SECONDS: u64 = 30;
 
-/// How many verified tokens are remembered (about 0.7 KB each, so at most a few MB).
+/// How many verified tokens are remembered: a bound on the memory the cache takes.
 const VERIFIED_CAPACITY: usize = 10_000;
 
 /// The claims of an access token. All are required.
@@ -50,7 +50,7 @@ pub struct Claims {
 }
 
 /// Why a token was refused. Only the split between "expired" and everything else is told to the
-/// client (CONTRACT.md: `token_expired` / `invalid_token`).
+/// client (docs/api.md §2: `token_expired` / `invalid_token`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
     #[error("the token has expired")]

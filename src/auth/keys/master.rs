@@ -1,6 +1,6 @@
 //! One master secret, one key per purpose: each key is derived from `secret_key` with
 //! HKDF-SHA256 (RFC 5869) and a label naming its purpose, so no key serves two purposes and none
-//! is the master secret itself (OWASP ASVS 11.1; CONTRACT.md section 3, "Secrets").
+//! is the master secret itself (OWASP ASVS 11.1; docs/api.md §3 "Secrets").
 
 use aws_lc_rs::{aead, hkdf, hmac};
 

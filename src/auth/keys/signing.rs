@@ -1,4 +1,4 @@
-//! The server's own signing keys (CONTRACT.md section 6): made here, kept in PostgreSQL with the
+//! The server's own signing keys (docs/api.md §6): made here, kept in PostgreSQL with the
 //! private half sealed, rotated on a schedule with pre-publication, revoked at once when
 //! compromised. Every instance loads the same keys, so every instance signs with the key the
 //! database names current and accepts the ones it publishes. (A fifth of this file is the tests

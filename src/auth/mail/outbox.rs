@@ -1,5 +1,5 @@
 //! The outbox: every mail the server sends is composed here and queued in the caller's
-//! transaction, so it exists exactly when the change it tells of does (CONTRACT.md section 7).
+//! transaction, so it exists exactly when the change it tells of does (docs/api.md §7).
 //! A worker on any instance sends it (`delivery.rs`). Bodies carry live links, so they are sealed
 //! at rest under a key derived from `secret_key`; no mail ever carries a password.
 
@@ -40,7 +40,7 @@ pub enum Mail<'a> {
         token: &'a str,
     },
     /// Someone asked to use an address another account has verified: it is told so, and
-    /// nothing is linked (no enumeration through email, CONTRACT.md section 7).
+    /// nothing is linked (no enumeration through email, docs/api.md §7).
     AddressTaken,
     /// The link that resets a forgotten password.
     ResetPassword {

@@ -16,7 +16,7 @@ use crate::auth::sessions::revocations::{Revocations, Verdict};
 use crate::auth::sessions::sessions::{AuthUser, Sessions, SignIn};
 use crate::db;
 
-/// Why a request is not authenticated; the web layer maps these to CONTRACT.md's 401 codes (and
+/// Why a request is not authenticated; the web layer maps these to the 401 codes of docs/api.md §2 (and
 /// `Unavailable` to 503: a token that cannot be checked against revocation is not accepted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TokenRejection {
@@ -147,7 +147,7 @@ impl Authenticator {
     }
 
     /// The paths that reach the database are boxed: Rocket moves this future on every request,
-    /// and unboxed they made it ten times larger than the common path needs.
+    /// and unboxed they made it many times larger than the common path needs.
     async fn check(
         &self,
         presented: &Presented<'_>,

@@ -1,5 +1,5 @@
 //! Which user owns which session, remembered: a token is accepted only when its `sub` owns its
-//! `sid` (CONTRACT.md section 3), and the fast path must not ask the database to know it. A
+//! `sid` (docs/api.md §3), and the fast path must not ask the database to know it. A
 //! session's owner never changes, so what is remembered never goes stale; the memory is bounded
 //! and starts afresh when full (the next requests ask the database once per session again).
 

@@ -17,7 +17,7 @@
 //! - The revoking instance waits for its own notification and every live peer's `ack` before it
 //!   answers ([`Revocations::propagate`]); a peer that does not ack within [`PROPAGATION_WAIT`]
 //!   (longer than the trust window) has stopped trusting its own set by then. So once the
-//!   response is sent, no instance accepts the token (CONTRACT.md section 3, "Revocation").
+//!   response is sent, no instance accepts the token (docs/api.md §3 "Revocation").
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

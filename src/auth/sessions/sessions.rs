@@ -19,7 +19,7 @@ use crate::auth::sessions::revocations::Revocations;
 use crate::db;
 use crate::db::sessions::{Rotation, SessionInfo};
 
-/// Refresh tokens carry 256 random bits (CONTRACT.md section 3).
+/// Refresh tokens carry 256 random bits (docs/api.md §3).
 const REFRESH_TOKEN_BYTES: usize = 32;
 /// User agents are stored for the session list, cut to a sane length.
 const MAX_USER_AGENT_CHARS: usize = 512;

@@ -1,4 +1,4 @@
-//! Who a request is from: a JSON client or a browser (CONTRACT.md section 1).
+//! Who a request is from: a JSON client or a browser (docs/api.md §1).
 
 use rocket::Route;
 use rocket::http::Status;
@@ -14,7 +14,7 @@ pub enum Audience {
 }
 
 impl Audience {
-    /// JSON on the JSON-only endpoints, whoever asks (CONTRACT.md section 1: a browser asking
+    /// JSON on the JSON-only endpoints, whoever asks (docs/api.md §1: a browser asking
     /// for `/protected` gets the JSON 401 too); otherwise JSON when the body is JSON, a browser
     /// when it posts a form, and for bodiless requests whoever prefers `text/html` is a browser.
     pub fn of(req: &Request<'_>) -> Self {
@@ -56,7 +56,7 @@ fn is_json_only(route: &Route) -> bool {
 }
 
 /// A request from a browser: pages are for browsers, JSON clients get the JSON 404
-/// (CONTRACT.md section 1).
+/// (docs/api.md §1).
 pub struct BrowserRequest;
 
 #[rocket::async_trait]

@@ -113,7 +113,7 @@ struct Object {
 impl Object {
     /// The fields, unless a key repeats or a text value holds a control character. NOTE: a NUL
     /// or other control character in any field is refused here, before any query sees it
-    /// (CONTRACT.md section 3; PostgreSQL refuses NUL in text and answered 500 for it).
+    /// (docs/api.md §3; PostgreSQL refuses NUL in text and answered 500 for it).
     fn into_fields(self) -> Result<Fields, ApiError> {
         let mut errors = FieldErrors::default();
         for key in &self.duplicates {

@@ -104,7 +104,7 @@ impl ApiError {
         }
     }
 
-    /// The machine-readable `error` code of CONTRACT.md section 2.
+    /// The machine-readable `error` code of docs/api.md §2.
     pub fn code(&self) -> &'static str {
         match self {
             Self::MalformedBody => "malformed_body",

@@ -2,7 +2,7 @@
 //!
 //! The three Rocket's Shield would add are set here too, with Shield left out: it looks each
 //! header up before setting it, and Rocket's header map hashes names byte by byte with SipHash,
-//! so Shield cost about 7k instructions per request (callgrind), a seventh of `/protected`.
+//! so Shield cost a measurable share of `/protected` (callgrind; docs/performance.md).
 
 use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::Header;
@@ -96,7 +96,7 @@ impl Fairing for SecurityHeaders {
             },
         ));
         // Static assets hold nothing about anyone; everything else may (OWASP ASVS 14.3.2).
-        // The published keys are public and meant to be cached (CONTRACT.md section 6).
+        // The published keys are public and meant to be cached (docs/api.md §6).
         let public = req.uri().path().starts_with("/static/")
             || req.uri().path() == crate::web::ops::jwks::PATH;
         if !public {
