@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
-use crate::auth::accounts::accounts::{Accounts, AccountsParts};
+use crate::auth::accounts::service::{Accounts, AccountsParts};
 use crate::auth::accounts::addresses::Addresses;
 use crate::auth::accounts::password_reset::{PasswordReset, PasswordResetParts};
 use crate::auth::audit::SecurityLog;
@@ -26,7 +26,7 @@ use crate::auth::mail::outbox::Outbox;
 use crate::auth::sessions::authenticator::{Authenticator, AuthenticatorParts};
 use crate::auth::sessions::owners::SessionOwners;
 use crate::auth::sessions::revocations::Revocations;
-use crate::auth::sessions::sessions::{RefreshPolicy, Sessions, SessionsParts};
+use crate::auth::sessions::service::{RefreshPolicy, Sessions, SessionsParts};
 use crate::auth::throttle::Throttle;
 use crate::config::{Settings, ThrottleSettings};
 use crate::domain::PasswordPolicy;

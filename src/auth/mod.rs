@@ -27,11 +27,11 @@ pub mod mail;
 pub mod sessions;
 pub mod throttle;
 
-pub use accounts::accounts::{Accounts, Registered, SignInStep};
+pub use accounts::service::{Accounts, Registered, SignInStep};
 pub use caller::{Caller, ClientInfo};
 pub use core::Core;
 pub use credentials::password::PasswordHasher;
 pub use error::AuthError;
 pub use keys::access_token::{Claims, TokenError, TokenKeys};
 pub use sessions::authenticator::{Authenticator, TokenRejection};
-pub use sessions::sessions::{AuthUser, Sessions, SignIn};
+pub use sessions::service::{AuthUser, Sessions, SignIn};

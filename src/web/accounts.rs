@@ -11,8 +11,8 @@ use crate::auth::{
 use crate::domain::{FieldErrors, LocalPath, PasswordPolicy, RawCredentials};
 use crate::web::bodies::{MfaRequiredBody, TokenBody, UserBody};
 use crate::web::http::body::{BodyKind, Input};
+use crate::web::http::browser::Browser;
 use crate::web::http::cookies::SessionCookies;
-use crate::web::http::csrf::CsrfTokens;
 use crate::web::http::error::ApiError;
 use crate::web::http::reply::Reply;
 use crate::web::pages::{LoginPage, RegisterPage, split_errors};
@@ -26,20 +26,11 @@ fn typed_username(input: &Input) -> String {
     input.fields.peek("username").unwrap_or_default().to_owned()
 }
 
-/// What the form handlers need to answer a browser.
-struct Browser<'a, 'r> {
-    cookies: &'a SessionCookies,
-    csrf: &'a CsrfTokens,
-    jar: &'a CookieJar<'r>,
-}
-
 #[post("/register", data = "<input>")]
 async fn register(
     accounts: &State<Accounts>,
-    cookies: &State<SessionCookies>,
-    csrf: &State<CsrfTokens>,
+    browser: Browser<'_>,
     policy: &State<PasswordPolicy>,
-    jar: &CookieJar<'_>,
     client: ClientInfo,
     input: Result<Input, ApiError>,
 ) -> Result<Reply, ApiError> {
@@ -63,7 +54,6 @@ async fn register(
     if input.kind == BodyKind::Json {
         return Reply::json(Status::Created, &UserBody::from(result?.user));
     }
-    let browser = Browser { cookies, csrf, jar };
     let (status, fields) = match result {
         Ok(registered) => {
             let step = accounts.sign_in_registered(registered, &client).await?;
@@ -81,7 +71,7 @@ async fn register(
     Reply::page(
         status,
         &RegisterPage {
-            csrf_token: browser.csrf.form_token(jar),
+            csrf_token: browser.form_token(),
             username,
             username_errors,
             password_errors,
@@ -96,31 +86,10 @@ async fn register(
     )
 }
 
-impl Browser<'_, '_> {
-    /// Where a browser goes once a sign-in has reached a step: signed in, to `target` with the
-    /// session's cookies.
-    fn signed_in(&self, step: SignInStep, target: &str) -> Reply {
-        match step {
-            SignInStep::SessionOpened { sign_in, device } => {
-                self.cookies.set(self.jar, &sign_in);
-                self.cookies.set_device(self.jar, device);
-                Reply::see_other(target)
-            }
-            // `next` waits with the pending sign-in, on the server.
-            SignInStep::SecondFactorDue { mfa_token, .. } => {
-                self.cookies.remember_pending(self.jar, mfa_token);
-                Reply::see_other("/login/mfa")
-            }
-        }
-    }
-}
-
 #[post("/login", data = "<input>")]
 async fn login(
     accounts: &State<Accounts>,
-    cookies: &State<SessionCookies>,
-    csrf: &State<CsrfTokens>,
-    jar: &CookieJar<'_>,
+    browser: Browser<'_>,
     client: ClientInfo,
     input: Result<Input, ApiError>,
 ) -> Result<Reply, ApiError> {
@@ -150,7 +119,6 @@ async fn login(
             ),
         };
     }
-    let browser = Browser { cookies, csrf, jar };
     let (status, fields, error) = match result {
         Ok(step) => {
             let target = next.as_ref().map_or("/dashboard", LocalPath::as_str);
@@ -172,7 +140,7 @@ async fn login(
     Reply::page(
         status,
         &LoginPage {
-            csrf_token: browser.csrf.form_token(jar),
+            csrf_token: browser.form_token(),
             next: next.map(|p| p.as_str().to_owned()),
             username,
             username_errors,

@@ -1,7 +1,8 @@
-//! The JSON bodies the handlers answer with: built from the core's values (and the database's
-//! rows) here, so no handler serialises a type of a layer below.
+//! The bodies handlers read ([`Body`](crate::web::http::body::Body) shapes, the same for JSON
+//! and forms) and the JSON bodies they answer with, built from the core's values (and the
+//! database's rows) here, so no handler serialises a type of a layer below.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -187,4 +188,57 @@ impl SessionBody {
             ip: session.ip,
         }
     }
+}
+
+/// `{"password"}`: an action the account's password confirms.
+#[derive(Debug, Deserialize)]
+pub struct PasswordConfirmation {
+    pub password: String,
+}
+
+/// `{"password","code"}`: a code is due once a second factor is on.
+#[derive(Debug, Deserialize)]
+pub struct PasswordAndCode {
+    pub password: String,
+    pub code: Option<String>,
+}
+
+/// `{"current_password","new_password"}`.
+#[derive(Debug, Deserialize)]
+pub struct PasswordChange {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// `{"code"}`.
+#[derive(Debug, Deserialize)]
+pub struct CodeConfirmation {
+    pub code: String,
+}
+
+/// `{"email","password"}`.
+#[derive(Debug, Deserialize)]
+pub struct EmailChange {
+    pub email: String,
+    pub password: String,
+}
+
+/// `{"token"}`: a mailed link's token.
+#[derive(Debug, Deserialize)]
+pub struct LinkToken {
+    pub token: String,
+}
+
+/// `{"login"}`: a username or an address.
+#[derive(Debug, Deserialize)]
+pub struct ForgottenPassword {
+    pub login: String,
+}
+
+/// `{"challenge_id","name","credential"}`: a passkey made by `navigator.credentials.create`.
+#[derive(Debug, Deserialize)]
+pub struct PasskeyRegistration {
+    pub challenge_id: String,
+    pub name: String,
+    pub credential: Value,
 }

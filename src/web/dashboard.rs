@@ -8,7 +8,7 @@ use rocket::{Route, get, routes};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-use crate::auth::{Accounts, AuthError, AuthUser, Sessions, TokenRejection};
+use crate::auth::{Accounts, AuthError, AuthUser, Caller, Sessions, TokenRejection};
 use crate::domain::{FieldErrors, PasswordPolicy};
 use crate::web::http::audience::BrowserRequest;
 use crate::web::http::body::BodyKind;
@@ -16,6 +16,7 @@ use crate::web::http::csrf::CsrfTokens;
 use crate::web::http::error::ApiError;
 use crate::web::http::guard::reject;
 use crate::web::http::reply::Reply;
+use crate::web::http::request;
 
 pub fn routes() -> Vec<Route> {
     routes![dashboard]
@@ -136,6 +137,43 @@ impl<'r> FromRequest<'r> for Dashboard<'r> {
 }
 
 impl Dashboard<'_> {
+    /// Answers an account action: `204` to JSON clients; to browsers, `on_success`'s redirect, or
+    /// the dashboard again with the status and a sentence saying what went wrong.
+    pub async fn answer(
+        &self,
+        user: &AuthUser,
+        kind: BodyKind,
+        result: Result<(), AuthError>,
+        on_success: impl FnOnce() -> Reply,
+        what: &str,
+    ) -> Result<Reply, ApiError> {
+        let error = match (kind, result) {
+            (BodyKind::Json, result) => {
+                return result.map(|()| Reply::NoContent).map_err(Into::into);
+            }
+            (BodyKind::Form, Ok(())) => return Ok(on_success()),
+            (BodyKind::Form, Err(error)) => error,
+        };
+        let (status, message) = match error {
+            AuthError::WrongPassword => (
+                Status::Forbidden,
+                format!("{what}: the password is incorrect."),
+            ),
+            AuthError::InvalidInput(fields) => (
+                Status::UnprocessableEntity,
+                format!("{what}: {}", describe(&fields)),
+            ),
+            other => return Err(other.into()),
+        };
+        self.render(
+            user,
+            status,
+            DashboardNotice::Error(message),
+            MfaPanel::None,
+        )
+        .await
+    }
+
     /// Renders the dashboard of a signed-in user with a status and an optional message.
     pub async fn render(
         &self,
@@ -281,42 +319,55 @@ fn display(t: OffsetDateTime) -> String {
     .unwrap_or_default()
 }
 
-/// Answers an account action: `204` to JSON clients; to browsers, `on_success`'s redirect, or
-/// the dashboard again with the status and a sentence saying what went wrong.
-pub async fn answer(
-    dashboard: Dashboard<'_>,
-    user: &AuthUser,
-    kind: BodyKind,
-    result: Result<(), AuthError>,
-    on_success: impl FnOnce() -> Reply,
-    what: &str,
-) -> Result<Reply, ApiError> {
-    let error = match (kind, result) {
-        (BodyKind::Json, result) => {
-            return result.map(|()| Reply::NoContent).map_err(Into::into);
-        }
-        (BodyKind::Form, Ok(())) => return Ok(on_success()),
-        (BodyKind::Form, Err(error)) => error,
-    };
-    let (status, message) = match error {
-        AuthError::WrongPassword => (
-            Status::Forbidden,
-            format!("{what}: the password is incorrect."),
-        ),
-        AuthError::InvalidInput(fields) => (
-            Status::UnprocessableEntity,
-            format!("{what}: {}", describe(&fields)),
-        ),
-        other => return Err(other.into()),
-    };
-    dashboard
-        .render(
+/// An account action of a signed-in person: who they are and where they ask from, the accounts
+/// service, and the dashboard to answer a browser with. Fails as [`AuthUser`] does, with the
+/// token's rejection, so handlers take `Result<SignedIn, TokenRejection>`.
+pub struct SignedIn<'r> {
+    pub user: AuthUser,
+    pub caller: Caller,
+    pub accounts: &'r Accounts,
+    pub dashboard: Dashboard<'r>,
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for SignedIn<'r> {
+    type Error = TokenRejection;
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, TokenRejection> {
+        let user = match req.guard::<AuthUser>().await {
+            Outcome::Success(user) => user,
+            Outcome::Error(e) => return Outcome::Error(e),
+            Outcome::Forward(status) => return Outcome::Forward(status),
+        };
+        let (Outcome::Success(dashboard), Some(accounts)) = (
+            req.guard::<Dashboard<'r>>().await,
+            req.rocket().state::<Accounts>(),
+        ) else {
+            log::error!("the accounts service is not managed: was the core ignited?");
+            return Outcome::Error((Status::ServiceUnavailable, TokenRejection::Unavailable));
+        };
+        Outcome::Success(SignedIn {
             user,
-            status,
-            DashboardNotice::Error(message),
-            MfaPanel::None,
-        )
-        .await
+            caller: request::caller(req),
+            accounts,
+            dashboard,
+        })
+    }
+}
+
+impl SignedIn<'_> {
+    /// [`Dashboard::answer`] for this person.
+    pub async fn answer(
+        &self,
+        kind: BodyKind,
+        result: Result<(), AuthError>,
+        on_success: impl FnOnce() -> Reply,
+        what: &str,
+    ) -> Result<Reply, ApiError> {
+        self.dashboard
+            .answer(&self.user, kind, result, on_success, what)
+            .await
+    }
 }
 
 /// Field problems as one sentence for a page.

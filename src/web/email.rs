@@ -5,13 +5,11 @@ use rocket::http::{CookieJar, Status};
 use rocket::{Route, State, get, post, routes};
 
 use crate::auth::accounts::addresses::Addresses;
-use crate::auth::{Accounts, AuthError, AuthUser, Caller, TokenRejection};
-use crate::domain::FieldErrors;
-use crate::web::bodies::MailQueuedBody;
-use crate::web::dashboard::Dashboard;
-use crate::web::dashboard::answer;
+use crate::auth::{AuthError, Caller, TokenRejection};
+use crate::web::bodies::{EmailChange, LinkToken, MailQueuedBody};
+use crate::web::dashboard::SignedIn;
 use crate::web::http::audience::BrowserRequest;
-use crate::web::http::body::{BodyKind, Input};
+use crate::web::http::body::{Body, BodyKind};
 use crate::web::http::csrf::CsrfTokens;
 use crate::web::http::error::ApiError;
 use crate::web::http::reply::Reply;
@@ -22,21 +20,18 @@ pub fn routes() -> Vec<Route> {
 
 /// `{"email","password"}` → `202`: a link goes to the new address; the current one stays until
 /// it is followed.
-#[post("/me/email", data = "<input>")]
+#[post("/me/email", data = "<body>")]
 async fn change_email(
-    accounts: &State<Accounts>,
-    dashboard: Dashboard<'_>,
-    user: Result<AuthUser, TokenRejection>,
-    caller: Caller,
-    input: Result<Input, ApiError>,
+    me: Result<SignedIn<'_>, TokenRejection>,
+    body: Result<Body<EmailChange>, ApiError>,
 ) -> Result<Reply, ApiError> {
-    let user = user?;
-    let mut input = input?;
-    let result = match input.fields.required(["email", "password"]) {
-        Ok([email, password]) => accounts.change_email(&user, email, password, &caller).await,
-        Err(e) => Err(e),
-    };
-    if input.kind == BodyKind::Json {
+    let (me, body) = (me?, body?);
+    let EmailChange { email, password } = body.fields;
+    let result = me
+        .accounts
+        .change_email(&me.user, email, password, &me.caller)
+        .await;
+    if body.kind == BodyKind::Json {
         result?;
         return Reply::json(
             Status::Accepted,
@@ -52,15 +47,8 @@ async fn change_email(
             "A confirmation link was mailed to the new address. Your address changes once you follow it.",
         )
     };
-    answer(
-        dashboard,
-        &user,
-        input.kind,
-        result,
-        sent,
-        "The address was not changed",
-    )
-    .await
+    me.answer(body.kind, result, sent, "The address was not changed")
+        .await
 }
 
 #[derive(askama::Template)]
@@ -97,21 +85,17 @@ fn verify_page(
 }
 
 /// `{"token"}` → `204`; the page's form → `303 /` with a message.
-#[post("/email/verify", data = "<input>")]
+#[post("/email/verify", data = "<body>")]
 async fn verify(
     addresses: &State<Addresses>,
     csrf: &State<CsrfTokens>,
     jar: &CookieJar<'_>,
     caller: Caller,
-    input: Result<Input, ApiError>,
+    body: Result<Body<LinkToken>, ApiError>,
 ) -> Result<Reply, ApiError> {
-    let mut input = input?;
-    let mut errors = FieldErrors::default();
-    let result = match input.fields.text("token", &mut errors) {
-        Some(token) => addresses.verify(&token, &caller).await,
-        None => Err(AuthError::InvalidInput(errors)),
-    };
-    match (input.kind, result) {
+    let body = body?;
+    let result = addresses.verify(&body.fields.token, &caller).await;
+    match (body.kind, result) {
         (BodyKind::Json, result) => result.map(|()| Reply::NoContent).map_err(Into::into),
         (BodyKind::Form, Ok(())) => Ok(Reply::flash("/", "Your email address is confirmed.")),
         (BodyKind::Form, Err(AuthError::InvalidInput(fields))) => {

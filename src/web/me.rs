@@ -4,11 +4,10 @@ use rocket::http::CookieJar;
 use rocket::serde::json::Json;
 use rocket::{Route, State, delete, get, post, routes};
 
-use crate::auth::{Accounts, AuthUser, Caller, TokenRejection};
-use crate::web::bodies::{MeBody, MfaBody, Welcome};
-use crate::web::dashboard::Dashboard;
-use crate::web::dashboard::answer;
-use crate::web::http::body::Input;
+use crate::auth::{Accounts, AuthUser, TokenRejection};
+use crate::web::bodies::{MeBody, MfaBody, PasswordChange, PasswordConfirmation, Welcome};
+use crate::web::dashboard::SignedIn;
+use crate::web::http::body::Body;
 use crate::web::http::cookies::SessionCookies;
 use crate::web::http::error::ApiError;
 use crate::web::http::reply::Reply;
@@ -51,65 +50,47 @@ async fn me(
 }
 
 /// `{"current_password","new_password"}` → `204`; every other session of the user ends.
-#[post("/me/password", data = "<input>")]
+#[post("/me/password", data = "<body>")]
 async fn change_password(
-    accounts: &State<Accounts>,
-    dashboard: Dashboard<'_>,
-    user: Result<AuthUser, TokenRejection>,
-    caller: Caller,
-    input: Result<Input, ApiError>,
+    me: Result<SignedIn<'_>, TokenRejection>,
+    body: Result<Body<PasswordChange>, ApiError>,
 ) -> Result<Reply, ApiError> {
-    let user = user?;
-    let mut input = input?;
-    let result = match input.fields.required(["current_password", "new_password"]) {
-        Ok([current, new]) => accounts.change_password(&user, current, new, &caller).await,
-        Err(e) => Err(e),
-    };
+    let (me, body) = (me?, body?);
+    let PasswordChange {
+        current_password,
+        new_password,
+    } = body.fields;
+    let result = me
+        .accounts
+        .change_password(&me.user, current_password, new_password, &me.caller)
+        .await;
     let changed = || {
         Reply::flash(
             "/dashboard",
             "Your password was changed. Every other session was signed out.",
         )
     };
-    answer(
-        dashboard,
-        &user,
-        input.kind,
-        result,
-        changed,
-        "The password was not changed",
-    )
-    .await
+    me.answer(body.kind, result, changed, "The password was not changed")
+        .await
 }
 
 /// `{"password"}` → `204`; the account, its sessions and their tokens are gone at once.
-#[delete("/me", data = "<input>")]
+#[delete("/me", data = "<body>")]
 async fn delete_me(
-    accounts: &State<Accounts>,
+    me: Result<SignedIn<'_>, TokenRejection>,
     cookies: &State<SessionCookies>,
     jar: &CookieJar<'_>,
-    dashboard: Dashboard<'_>,
-    user: Result<AuthUser, TokenRejection>,
-    caller: Caller,
-    input: Result<Input, ApiError>,
+    body: Result<Body<PasswordConfirmation>, ApiError>,
 ) -> Result<Reply, ApiError> {
-    let user = user?;
-    let mut input = input?;
-    let result = match input.fields.required(["password"]) {
-        Ok([password]) => accounts.delete(&user, password, &caller).await,
-        Err(e) => Err(e),
-    };
+    let (me, body) = (me?, body?);
+    let result = me
+        .accounts
+        .delete(&me.user, body.fields.password, &me.caller)
+        .await;
     let deleted = || {
         cookies.remove(jar);
         Reply::flash("/", "Your account was deleted.")
     };
-    answer(
-        dashboard,
-        &user,
-        input.kind,
-        result,
-        deleted,
-        "The account was not deleted",
-    )
-    .await
+    me.answer(body.kind, result, deleted, "The account was not deleted")
+        .await
 }

@@ -4,17 +4,19 @@
 use rocket::http::{CookieJar, Status};
 use rocket::{Route, State, delete, get, post, routes};
 
-use crate::auth::{Accounts, AuthError, AuthUser, Caller, ClientInfo, SignInStep, TokenRejection};
+use crate::auth::{Accounts, AuthError, ClientInfo, SignInStep, TokenRejection};
 use crate::domain::{FieldErrors, LocalPath};
-use crate::web::bodies::{EnrolmentBody, RecoveryCodesBody, TokenBody};
-use crate::web::dashboard::answer;
-use crate::web::dashboard::{Dashboard, DashboardNotice, EnrolmentView, MfaPanel};
+use crate::web::bodies::{
+    CodeConfirmation, EnrolmentBody, PasswordAndCode, PasswordConfirmation, RecoveryCodesBody,
+    TokenBody,
+};
+use crate::web::dashboard::{DashboardNotice, EnrolmentView, MfaPanel, SignedIn};
 use crate::web::http::audience::BrowserRequest;
-use crate::web::http::body::{BodyKind, Input};
+use crate::web::http::body::{Body, BodyKind, Input};
+use crate::web::http::browser::Browser;
 use crate::web::http::cookies::SessionCookies;
 use crate::web::http::csrf::CsrfTokens;
 use crate::web::http::error::ApiError;
-use crate::web::http::fields::Fields;
 use crate::web::http::reply::Reply;
 
 pub fn routes() -> Vec<Route> {
@@ -59,12 +61,11 @@ fn login_mfa_page(
 #[post("/login/mfa", data = "<input>")]
 async fn login_mfa(
     accounts: &State<Accounts>,
-    cookies: &State<SessionCookies>,
-    csrf: &State<CsrfTokens>,
-    jar: &CookieJar<'_>,
+    browser: Browser<'_>,
     client: ClientInfo,
     input: Result<Input, ApiError>,
 ) -> Result<Reply, ApiError> {
+    let Browser { cookies, jar, .. } = browser;
     let mut input = input?;
     let mut errors = FieldErrors::default();
     let code = input.fields.text("code", &mut errors);
@@ -93,14 +94,11 @@ async fn login_mfa(
         return Reply::json(Status::Ok, &TokenBody::from(sign_in));
     }
     match result {
-        Ok((SignInStep::SessionOpened { sign_in, device }, next)) => {
+        Ok((step @ SignInStep::SessionOpened { .. }, next)) => {
             cookies.forget_pending(jar);
-            cookies.set(jar, &sign_in);
-            cookies.set_device(jar, device);
             let target = next.as_deref().and_then(LocalPath::parse);
-            Ok(Reply::see_other(
-                target.as_ref().map_or("/dashboard", LocalPath::as_str),
-            ))
+            let target = target.as_ref().map_or("/dashboard", LocalPath::as_str);
+            Ok(browser.signed_in(step, target))
         }
         Ok(_) => Err(ApiError::Internal(
             "a second factor after the second".into(),
@@ -108,7 +106,7 @@ async fn login_mfa(
         Err(AuthError::InvalidCredentials) => Reply::page(
             Status::Unauthorized,
             &LoginMfaPage {
-                csrf_token: csrf.form_token(jar),
+                csrf_token: browser.form_token(),
                 error: Some("That code is not right. Try the current one."),
             },
         ),
@@ -123,28 +121,18 @@ async fn login_mfa(
     }
 }
 
-/// The optional `code` of the management forms (absent when no factor is on).
-fn optional_code(fields: &mut Fields) -> Option<String> {
-    let mut ignored = FieldErrors::default();
-    fields.text("code", &mut ignored).filter(|c| !c.is_empty())
-}
-
 /// `{"password"}` → `200 {"secret","otpauth_uri"}`; the dashboard shows the key and its QR code.
-#[post("/me/mfa/totp", data = "<input>")]
+#[post("/me/mfa/totp", data = "<body>")]
 async fn begin_totp(
-    accounts: &State<Accounts>,
-    dashboard: Dashboard<'_>,
-    user: Result<AuthUser, TokenRejection>,
-    caller: Caller,
-    input: Result<Input, ApiError>,
+    me: Result<SignedIn<'_>, TokenRejection>,
+    body: Result<Body<PasswordConfirmation>, ApiError>,
 ) -> Result<Reply, ApiError> {
-    let user = user?;
-    let mut input = input?;
-    let result = match input.fields.required(["password"]) {
-        Ok([password]) => accounts.begin_totp(&user, password, &caller).await,
-        Err(e) => Err(e),
-    };
-    match (input.kind, result) {
+    let (me, body) = (me?, body?);
+    let result = me
+        .accounts
+        .begin_totp(&me.user, body.fields.password, &me.caller)
+        .await;
+    match (body.kind, result) {
         (BodyKind::Json, result) => {
             let enrolment = result?;
             Reply::json(
@@ -157,9 +145,9 @@ async fn begin_totp(
         }
         (BodyKind::Form, Ok(enrolment)) => {
             let view = EnrolmentView::new(enrolment.secret, &enrolment.otpauth_uri)?;
-            dashboard
+            me.dashboard
                 .render(
-                    &user,
+                    &me.user,
                     Status::Ok,
                     DashboardNotice::None,
                     MfaPanel::Enrolling(view),
@@ -167,38 +155,27 @@ async fn begin_totp(
                 .await
         }
         (BodyKind::Form, Err(e)) => {
-            answer(
-                dashboard,
-                &user,
-                BodyKind::Form,
-                Err(e),
-                || Reply::NoContent,
-                "The app was not set up",
-            )
-            .await
+            let what = "The app was not set up";
+            me.answer(BodyKind::Form, Err(e), || Reply::NoContent, what)
+                .await
         }
     }
 }
 
 /// `{"code"}` → `200 {"recovery_codes"}`: the app is on.
-#[post("/me/mfa/totp/confirm", data = "<input>")]
+#[post("/me/mfa/totp/confirm", data = "<body>")]
 async fn confirm_totp(
-    accounts: &State<Accounts>,
-    dashboard: Dashboard<'_>,
-    user: Result<AuthUser, TokenRejection>,
-    caller: Caller,
-    input: Result<Input, ApiError>,
+    me: Result<SignedIn<'_>, TokenRejection>,
+    body: Result<Body<CodeConfirmation>, ApiError>,
 ) -> Result<Reply, ApiError> {
-    let user = user?;
-    let mut input = input?;
-    let result = match input.fields.required(["code"]) {
-        Ok([code]) => accounts.confirm_totp(&user, &code, &caller).await,
-        Err(e) => Err(e),
-    };
+    let (me, body) = (me?, body?);
+    let result = me
+        .accounts
+        .confirm_totp(&me.user, &body.fields.code, &me.caller)
+        .await;
     codes_reply(
-        dashboard,
-        &user,
-        input.kind,
+        &me,
+        body.kind,
         result,
         "The app was not turned on",
         "The authenticator app is on.",
@@ -207,29 +184,20 @@ async fn confirm_totp(
 }
 
 /// `{"password","code"}` → `200 {"recovery_codes"}`; the old set dies.
-#[post("/me/mfa/recovery-codes", data = "<input>")]
+#[post("/me/mfa/recovery-codes", data = "<body>")]
 async fn recovery_codes(
-    accounts: &State<Accounts>,
-    dashboard: Dashboard<'_>,
-    user: Result<AuthUser, TokenRejection>,
-    caller: Caller,
-    input: Result<Input, ApiError>,
+    me: Result<SignedIn<'_>, TokenRejection>,
+    body: Result<Body<PasswordAndCode>, ApiError>,
 ) -> Result<Reply, ApiError> {
-    let user = user?;
-    let mut input = input?;
-    let code = optional_code(&mut input.fields);
-    let result = match input.fields.required(["password"]) {
-        Ok([password]) => {
-            accounts
-                .new_recovery_codes(&user, password, code, &caller)
-                .await
-        }
-        Err(e) => Err(e),
-    };
+    let (me, body) = (me?, body?);
+    let PasswordAndCode { password, code } = body.fields;
+    let result = me
+        .accounts
+        .new_recovery_codes(&me.user, password, code, &me.caller)
+        .await;
     codes_reply(
-        dashboard,
-        &user,
-        input.kind,
+        &me,
+        body.kind,
         result,
         "No new codes were made",
         "New recovery codes: the old ones no longer work.",
@@ -239,8 +207,7 @@ async fn recovery_codes(
 
 /// Recovery codes: the JSON body, or the dashboard showing them once.
 async fn codes_reply(
-    dashboard: Dashboard<'_>,
-    user: &AuthUser,
+    me: &SignedIn<'_>,
     kind: BodyKind,
     result: Result<Vec<String>, AuthError>,
     what: &str,
@@ -254,50 +221,37 @@ async fn codes_reply(
             },
         ),
         (BodyKind::Form, Ok(codes)) => {
-            dashboard
+            me.dashboard
                 .render(
-                    user,
+                    &me.user,
                     Status::Ok,
                     DashboardNotice::Success(done.to_owned()),
                     MfaPanel::RecoveryCodes(codes),
                 )
                 .await
         }
-        (BodyKind::Form, Err(e)) => {
-            answer(dashboard, user, kind, Err(e), || Reply::NoContent, what).await
-        }
+        (BodyKind::Form, Err(e)) => me.answer(kind, Err(e), || Reply::NoContent, what).await,
     }
 }
 
 /// `{"password","code"}` → `204`; every other session ends.
-#[delete("/me/mfa/totp", data = "<input>")]
+#[delete("/me/mfa/totp", data = "<body>")]
 async fn disable_totp(
-    accounts: &State<Accounts>,
-    dashboard: Dashboard<'_>,
-    user: Result<AuthUser, TokenRejection>,
-    caller: Caller,
-    input: Result<Input, ApiError>,
+    me: Result<SignedIn<'_>, TokenRejection>,
+    body: Result<Body<PasswordAndCode>, ApiError>,
 ) -> Result<Reply, ApiError> {
-    let user = user?;
-    let mut input = input?;
-    let code = optional_code(&mut input.fields);
-    let result = match input.fields.required(["password"]) {
-        Ok([password]) => accounts.disable_totp(&user, password, code, &caller).await,
-        Err(e) => Err(e),
-    };
+    let (me, body) = (me?, body?);
+    let PasswordAndCode { password, code } = body.fields;
+    let result = me
+        .accounts
+        .disable_totp(&me.user, password, code, &me.caller)
+        .await;
     let done = || {
         Reply::flash(
             "/dashboard",
             "The authenticator app is off. Every other session was signed out.",
         )
     };
-    answer(
-        dashboard,
-        &user,
-        input.kind,
-        result,
-        done,
-        "The app was not turned off",
-    )
-    .await
+    me.answer(body.kind, result, done, "The app was not turned off")
+        .await
 }

@@ -9,10 +9,11 @@ use uuid::Uuid;
 
 use crate::auth::{Accounts, AuthError, AuthUser, Caller, ClientInfo, SignInStep, TokenRejection};
 use crate::domain::{FieldErrors, LocalPath};
-use crate::web::bodies::{BegunBody, PasskeyBody, RedirectBody, TokenBody};
-use crate::web::dashboard::Dashboard;
-use crate::web::dashboard::answer;
-use crate::web::http::body::{BodyKind, Input};
+use crate::web::bodies::{
+    BegunBody, PasskeyBody, PasskeyRegistration, PasswordConfirmation, RedirectBody, TokenBody,
+};
+use crate::web::dashboard::SignedIn;
+use crate::web::http::body::{Body, Input};
 use crate::web::http::cookies::SessionCookies;
 use crate::web::http::csrf::{CsrfTokens, ScriptCsrf};
 use crate::web::http::error::ApiError;
@@ -31,42 +32,37 @@ pub fn routes() -> Vec<Route> {
 }
 
 /// `{"password"}` → `200 {"challenge_id","publicKey"}`: options for `navigator.credentials.create`.
-#[post("/me/passkeys/register/start", data = "<input>")]
+#[post("/me/passkeys/register/start", data = "<body>")]
 async fn register_start(
     accounts: &State<Accounts>,
     user: Result<AuthUser, TokenRejection>,
     caller: Caller,
-    input: Result<Input, ApiError>,
+    body: Result<Body<PasswordConfirmation>, ApiError>,
 ) -> Result<Reply, ApiError> {
-    let user = user?;
-    let mut input = input?;
-    let [password] = input.fields.required(["password"])?;
+    let (user, body) = (user?, body?);
     let begun = accounts
-        .begin_passkey_registration(&user, password, &caller)
+        .begin_passkey_registration(&user, body.fields.password, &caller)
         .await?;
     Reply::json(Status::Ok, &BegunBody::from(begun))
 }
 
 /// `{"challenge_id","name","credential"}` → `201` the passkey (with the recovery codes when it is
 /// the account's first factor).
-#[post("/me/passkeys/register/finish", data = "<input>")]
+#[post("/me/passkeys/register/finish", data = "<body>")]
 async fn register_finish(
     accounts: &State<Accounts>,
     user: Result<AuthUser, TokenRejection>,
     caller: Caller,
-    input: Result<Input, ApiError>,
+    body: Result<Body<PasskeyRegistration>, ApiError>,
 ) -> Result<Reply, ApiError> {
-    let user = user?;
-    let mut input = input?;
-    let mut errors = FieldErrors::default();
-    let challenge = input.fields.text("challenge_id", &mut errors);
-    let name = input.fields.text("name", &mut errors);
-    let credential = input.fields.object("credential", &mut errors);
-    let (Some(challenge), Some(name), Some(credential)) = (challenge, name, credential) else {
-        return Err(ApiError::InvalidInput(errors));
-    };
+    let (user, body) = (user?, body?);
+    let PasskeyRegistration {
+        challenge_id,
+        name,
+        credential,
+    } = body.fields;
     let added = accounts
-        .finish_passkey_registration(&user, &challenge, &name, credential, &caller)
+        .finish_passkey_registration(&user, &challenge_id, &name, credential, &caller)
         .await?;
     let mut body = PasskeyBody::from(added.passkey);
     body.recovery_codes = added.recovery_codes;
@@ -89,20 +85,20 @@ fn passkey_id(id: &str) -> Result<Uuid, AuthError> {
 }
 
 /// The dashboard's button (`_method=delete` in a form post, with the password).
-#[delete("/me/passkeys/<id>", format = "form", data = "<input>")]
+#[delete("/me/passkeys/<id>", format = "form", data = "<body>")]
 async fn remove_form(
-    accounts: &State<Accounts>,
-    dashboard: Dashboard<'_>,
-    user: Result<AuthUser, TokenRejection>,
-    caller: Caller,
+    me: Result<SignedIn<'_>, TokenRejection>,
     id: &str,
-    input: Result<Input, ApiError>,
+    body: Result<Body<PasswordConfirmation>, ApiError>,
 ) -> Result<Reply, ApiError> {
-    let user = user?;
-    let mut input = input?;
-    let result = match (passkey_id(id), input.fields.required(["password"])) {
-        (Ok(id), Ok([password])) => accounts.remove_passkey(&user, id, password, &caller).await,
-        (Err(e), _) | (_, Err(e)) => Err(e),
+    let (me, body) = (me?, body?);
+    let result = match passkey_id(id) {
+        Ok(id) => {
+            me.accounts
+                .remove_passkey(&me.user, id, body.fields.password, &me.caller)
+                .await
+        }
+        Err(e) => Err(e),
     };
     if matches!(result, Err(AuthError::NotFound)) {
         return Err(ApiError::NotFound);
@@ -113,31 +109,22 @@ async fn remove_form(
             "The passkey was removed. Every other session was signed out.",
         )
     };
-    answer(
-        dashboard,
-        &user,
-        BodyKind::Form,
-        result,
-        removed,
-        "The passkey was not removed",
-    )
-    .await
+    me.answer(body.kind, result, removed, "The passkey was not removed")
+        .await
 }
 
 /// `{"password"}` → `204`.
-#[delete("/me/passkeys/<id>", rank = 2, data = "<input>")]
+#[delete("/me/passkeys/<id>", rank = 2, data = "<body>")]
 async fn remove(
     accounts: &State<Accounts>,
     user: Result<AuthUser, TokenRejection>,
     caller: Caller,
     id: &str,
-    input: Result<Input, ApiError>,
+    body: Result<Body<PasswordConfirmation>, ApiError>,
 ) -> Result<Reply, ApiError> {
-    let user = user?;
-    let mut input = input?;
-    let [password] = input.fields.required(["password"])?;
+    let (user, body) = (user?, body?);
     accounts
-        .remove_passkey(&user, passkey_id(id)?, password, &caller)
+        .remove_passkey(&user, passkey_id(id)?, body.fields.password, &caller)
         .await?;
     Ok(Reply::NoContent)
 }

@@ -12,9 +12,10 @@ use crate::auth::accounts::password_reset::PasswordReset;
 use crate::auth::mail::outbox::RESET_TTL;
 use crate::auth::{AuthError, Caller};
 use crate::domain::{FieldErrors, PasswordPolicy};
-use crate::web::bodies::MailQueuedBody;
+use crate::web::bodies::{ForgottenPassword, MailQueuedBody};
 use crate::web::http::audience::BrowserRequest;
-use crate::web::http::body::{BodyKind, Input};
+use crate::web::http::body::{Body, BodyKind, Input};
+use crate::web::http::browser::Browser;
 use crate::web::http::cookies::SessionCookies;
 use crate::web::http::csrf::CsrfTokens;
 use crate::web::http::error::ApiError;
@@ -68,21 +69,17 @@ fn forgot_page(
 }
 
 /// `{"login"}` → always `202` with the same body, in the same time.
-#[post("/password/forgot", data = "<input>")]
+#[post("/password/forgot", data = "<body>")]
 async fn forgot(
     recovery: &State<PasswordReset>,
     csrf: &State<CsrfTokens>,
     jar: &CookieJar<'_>,
     caller: Caller,
-    input: Result<Input, ApiError>,
+    body: Result<Body<ForgottenPassword>, ApiError>,
 ) -> Result<Reply, ApiError> {
-    let mut input = input?;
-    let mut errors = FieldErrors::default();
-    let result = match input.fields.text("login", &mut errors) {
-        Some(login) => recovery.forgot(login, &caller).await,
-        None => Err(AuthError::InvalidInput(errors)),
-    };
-    match (input.kind, result) {
+    let body = body?;
+    let result = recovery.forgot(body.fields.login, &caller).await;
+    match (body.kind, result) {
         (BodyKind::Json, result) => {
             result?;
             Reply::json(Status::Accepted, &QUEUED)
@@ -171,13 +168,12 @@ async fn reset_link(
 #[post("/password/reset", data = "<input>")]
 async fn reset(
     recovery: &State<PasswordReset>,
-    cookies: &State<SessionCookies>,
-    csrf: &State<CsrfTokens>,
+    browser: Browser<'_>,
     policy: &State<PasswordPolicy>,
-    jar: &CookieJar<'_>,
     caller: Caller,
     input: Result<Input, ApiError>,
 ) -> Result<Reply, ApiError> {
+    let Browser { cookies, csrf, jar } = browser;
     let mut input = input?;
     let mut errors = FieldErrors::default();
     let token = match input.kind {

@@ -1,12 +1,12 @@
 //! The account's address: set or changed after the password, and the sign-in from a new client
 //! it is told of (docs/api.md §7).
 
-use crate::auth::accounts::accounts::Accounts;
+use crate::auth::accounts::service::Accounts;
 use crate::auth::audit::Event;
 use crate::auth::caller::{Caller, ClientInfo};
 use crate::auth::error::AuthError;
 use crate::auth::mail::outbox::Notice;
-use crate::auth::sessions::sessions::{AuthUser, SignIn};
+use crate::auth::sessions::service::{AuthUser, SignIn};
 use crate::db;
 use crate::db::email::AddressStatus;
 use crate::domain::{EmailAddress, FieldErrors, Password, Username};

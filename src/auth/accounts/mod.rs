@@ -1,10 +1,10 @@
-//! Accounts: the [`accounts::Accounts`] service (registration, the sign-in state machine,
+//! Accounts: the [`service::Accounts`] service (registration, the sign-in state machine,
 //! password change, deletion) with its second factors, passkeys and address in files of their
 //! own, and the services of addresses and password reset.
 
-pub mod accounts;
 pub mod addresses;
 pub mod email;
 pub mod passkeys;
 pub mod password_reset;
 pub mod second_factor;
+pub mod service;

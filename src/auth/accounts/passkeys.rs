@@ -3,7 +3,7 @@
 
 use uuid::Uuid;
 
-use crate::auth::accounts::accounts::{Accounts, SignInStep};
+use crate::auth::accounts::service::{Accounts, SignInStep};
 use crate::auth::accounts::second_factor::{CHALLENGE_FAILURES, MAX_TOKEN_LEN};
 use crate::auth::audit::Event;
 use crate::auth::caller::{Caller, ClientInfo};
@@ -11,7 +11,7 @@ use crate::auth::credentials::passkeys::Begun;
 use crate::auth::error::AuthError;
 use crate::auth::keys::random::token_digest;
 use crate::auth::mail::outbox::Notice;
-use crate::auth::sessions::sessions::{AuthUser, Verified};
+use crate::auth::sessions::service::{AuthUser, Verified};
 use crate::auth::throttle::Limited;
 use crate::db;
 use crate::db::passkeys::PasskeyInfo;

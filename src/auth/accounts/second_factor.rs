@@ -5,14 +5,14 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use crate::auth::accounts::accounts::{Accounts, SignInStep};
+use crate::auth::accounts::service::{Accounts, SignInStep};
 use crate::auth::audit::Event;
 use crate::auth::caller::{Caller, ClientInfo};
 use crate::auth::credentials::second_factors::{Enrolment, FactorStatus, Method, challenge_token};
 use crate::auth::error::AuthError;
 use crate::auth::keys::random::token_digest;
 use crate::auth::mail::outbox::Notice;
-use crate::auth::sessions::sessions::{AuthUser, Verified};
+use crate::auth::sessions::service::{AuthUser, Verified};
 use crate::auth::throttle::Limited;
 use crate::db;
 use crate::domain::Password;

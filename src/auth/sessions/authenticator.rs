@@ -13,7 +13,7 @@ use crate::auth::error::AuthError;
 use crate::auth::keys::access_token::{TokenError, TokenKeys};
 use crate::auth::sessions::owners::{Ownership, SessionOwners};
 use crate::auth::sessions::revocations::{Revocations, Verdict};
-use crate::auth::sessions::sessions::{AuthUser, Sessions, SignIn};
+use crate::auth::sessions::service::{AuthUser, Sessions, SignIn};
 use crate::db;
 
 /// Why a request is not authenticated; the web layer maps these to the 401 codes of docs/api.md §2 (and

@@ -4,4 +4,4 @@
 pub mod authenticator;
 pub mod owners;
 pub mod revocations;
-pub mod sessions;
+pub mod service;

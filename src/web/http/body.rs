@@ -1,6 +1,7 @@
 //! Request bodies: JSON objects and url-encoded forms decoded into one [`Fields`] shape, with the
 //! size limit, content type and syntax checked before any handler (or database) sees them.
-//! Handlers take `Result<Input, ApiError>` and answer the error with `?`.
+//! Handlers take `Result<Body<T>, ApiError>` (or, to show a form again with what was typed,
+//! `Result<Input, ApiError>`) and answer the error with `?`.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -8,7 +9,7 @@ use std::fmt;
 use percent_encoding::percent_decode;
 use rocket::data::{ByteUnit, Data, FromData, Outcome};
 use rocket::request::Request;
-use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::de::{DeserializeOwned, Deserializer, MapAccess, Visitor};
 
 use crate::domain::FieldErrors;
 use crate::web::http::csrf::{self, CsrfTokens};
@@ -72,6 +73,34 @@ impl<'r> FromData<'r> for Input {
     }
 }
 
+/// A body of shape `T`, decoded and checked as [`Input`] is, then taken field by field
+/// ([`Fields::take`]): a missing or mistyped field is `422 invalid_input` naming each one.
+#[derive(Debug)]
+pub struct Body<T> {
+    pub kind: BodyKind,
+    pub fields: T,
+}
+
+#[rocket::async_trait]
+impl<'r, T: DeserializeOwned> FromData<'r> for Body<T> {
+    type Error = ApiError;
+
+    async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> Outcome<'r, Self> {
+        let mut input = match Input::from_data(req, data).await {
+            Outcome::Success(input) => input,
+            Outcome::Error(e) => return Outcome::Error(e),
+            Outcome::Forward(f) => return Outcome::Forward(f),
+        };
+        match input.fields.take::<T>() {
+            Ok(fields) => Outcome::Success(Body {
+                kind: input.kind,
+                fields,
+            }),
+            Err(errors) => fail(ApiError::InvalidInput(errors)),
+        }
+    }
+}
+
 fn check_form_csrf(req: &Request<'_>, fields: &Fields) -> Result<(), &'static str> {
     let tokens = req
         .rocket()
@@ -80,7 +109,7 @@ fn check_form_csrf(req: &Request<'_>, fields: &Fields) -> Result<(), &'static st
     tokens.verify_form(req, fields.peek(csrf::FORM_FIELD))
 }
 
-fn fail<'r>(error: ApiError) -> Outcome<'r, Input> {
+fn fail<'r, T: FromData<'r, Error = ApiError>>(error: ApiError) -> Outcome<'r, T> {
     Outcome::Error((error.status(), error))
 }
 

@@ -3,6 +3,7 @@
 
 pub mod audience;
 pub mod body;
+pub mod browser;
 pub mod catchers;
 pub mod cookies;
 pub mod csrf;

@@ -21,7 +21,7 @@ use crate::auth::credentials::second_factors::SecondFactors;
 use crate::auth::error::AuthError;
 use crate::auth::mail::outbox::{Notice, Outbox};
 use crate::auth::sessions::revocations::Revocations;
-use crate::auth::sessions::sessions::{AuthUser, Sessions, SignIn, Verified};
+use crate::auth::sessions::service::{AuthUser, Sessions, SignIn, Verified};
 use crate::auth::throttle::{Limited, Throttle};
 use crate::db;
 use crate::db::users::{StoredCredentials, User};
@@ -29,8 +29,6 @@ use crate::domain::{
     Credentials, EmailAddress, FieldErrors, NewAccount, Password, PasswordPolicy, RawCredentials,
     Username,
 };
-
-/// The account's address, and the notices sent to it.
 
 /// Where a sign-in stands after the caller's last step.
 #[derive(Debug)]
