@@ -110,9 +110,9 @@ async fn ignite_core(rocket: Rocket<Build>) -> rocket::fairing::Result {
         })
         .manage(core.password_policy)
         .manage(core.addresses.as_ref().clone())
-        .manage(core.recovery)
+        .manage(core.password_reset)
         .manage(web::ops::mailbox::DevMailbox {
-            outbox: core.outbox,
+            mailbox: core.mailbox,
             enabled: settings.mail.dev_mailbox,
         })
         .manage(core.housekeeping))

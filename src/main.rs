@@ -110,11 +110,12 @@ async fn user(
     command: UserCommand,
 ) -> Result<String, AdminError> {
     let pool = commands::connect(figment).await?;
+    let (settings, _) =
+        Settings::from_figment(&figment.clone().merge(("allow_generated_secret", true)))
+            .map_err(|e| AdminError(e.to_string()))?;
+    let operator = commands::Operator::start(&pool, &settings).await?;
     match command {
         UserCommand::Create { username } => {
-            let (settings, _) =
-                Settings::from_figment(&figment.clone().merge(("allow_generated_secret", true)))
-                    .map_err(|e| AdminError(e.to_string()))?;
             let mut password = String::new();
             std::io::stdin()
                 .lock()
@@ -122,18 +123,18 @@ async fn user(
                 .map_err(|e| AdminError(format!("cannot read the password: {e}")))?;
             let password = password.strip_suffix('\n').unwrap_or(&password);
             let password = password.strip_suffix('\r').unwrap_or(password).to_owned();
-            let user = commands::create_user(&pool, &settings, &username, password).await?;
+            let user = operator.create_user(&username, password).await?;
             Ok(format!("created {} ({})", user.username, user.id))
         }
         UserCommand::Delete { username } => {
-            commands::delete_user(&pool, &username).await?;
+            operator.delete_user(&username).await?;
             Ok(format!("deleted {username}; their sessions have ended"))
         }
         UserCommand::List => {
             let mut out = String::from(
                 "id                                    username                          live sessions  created\n",
             );
-            for u in commands::list_users(&pool).await? {
+            for u in operator.list_users().await? {
                 out.push_str(&format!(
                     "{}  {:<32}  {:>13}  {}\n",
                     u.id,
@@ -147,20 +148,17 @@ async fn user(
             Ok(out)
         }
         UserCommand::Unlock { username } => {
-            commands::unlock_user(&pool, &username).await?;
+            operator.unlock_user(&username).await?;
             Ok(format!("unlocked {username}"))
         }
         UserCommand::ResetMfa { username } => {
-            let (settings, _) =
-                Settings::from_figment(&figment.clone().merge(("allow_generated_secret", true)))
-                    .map_err(|e| AdminError(e.to_string()))?;
-            let count = commands::reset_mfa(&pool, &settings, &username).await?;
+            let count = operator.reset_mfa(&username).await?;
             Ok(format!(
                 "removed every second factor of {username}; revoked {count} sessions"
             ))
         }
         UserCommand::RevokeSessions { username } => {
-            let count = commands::revoke_sessions(&pool, &username).await?;
+            let count = operator.revoke_sessions(&username).await?;
             Ok(format!("revoked {count} sessions of {username}"))
         }
     }
@@ -182,7 +180,11 @@ async fn keys(
 
 async fn import_seed(figment: &rocket::figment::Figment, from: &str) -> Result<String, AdminError> {
     let pool = commands::connect(figment).await?;
-    let report = commands::import_seed(&pool, from).await?;
+    let (settings, _) =
+        Settings::from_figment(&figment.clone().merge(("allow_generated_secret", true)))
+            .map_err(|e| AdminError(e.to_string()))?;
+    let operator = commands::Operator::start(&pool, &settings).await?;
+    let report = commands::import_seed(&operator, from).await?;
     let mut out = format!(
         "imported {}, already present {}, rejected {}\n",
         report.imported,

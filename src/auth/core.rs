@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
-use crate::auth::accounts::service::{Accounts, AccountsParts};
 use crate::auth::accounts::addresses::Addresses;
+use crate::auth::accounts::admin::AccountAdmin;
 use crate::auth::accounts::password_reset::{PasswordReset, PasswordResetParts};
+use crate::auth::accounts::service::{Accounts, AccountsParts};
 use crate::auth::audit::SecurityLog;
 use crate::auth::credentials::breached::BreachedPasswords;
 use crate::auth::credentials::devices::DeviceKeys;
@@ -22,6 +23,7 @@ use crate::auth::keys::csrf::CsrfKey;
 use crate::auth::keys::master::{MasterKey, Purpose};
 use crate::auth::keys::signing::{SigningKeys, SigningKeysParts};
 use crate::auth::mail::delivery::{Delivery, DeliveryError};
+use crate::auth::mail::mailbox::Mailbox;
 use crate::auth::mail::outbox::Outbox;
 use crate::auth::sessions::authenticator::{Authenticator, AuthenticatorParts};
 use crate::auth::sessions::owners::SessionOwners;
@@ -33,6 +35,8 @@ use crate::domain::PasswordPolicy;
 
 pub struct Core {
     pub accounts: Accounts,
+    /// The command line's account operations.
+    pub admin: AccountAdmin,
     pub sessions: Sessions,
     pub authenticator: Authenticator,
     pub csrf_key: CsrfKey,
@@ -48,9 +52,9 @@ pub struct Core {
     /// Addresses and their verification.
     pub addresses: Arc<Addresses>,
     /// Forgotten passwords.
-    pub recovery: PasswordReset,
-    /// Composes and queues mail; the debug mailbox reads it.
-    pub outbox: Arc<Outbox>,
+    pub password_reset: PasswordReset,
+    /// The outbox as the development mailbox shows it.
+    pub mailbox: Mailbox,
     /// The revocation listener, the mail worker and the purges.
     pub housekeeping: Housekeeping,
 }
@@ -113,6 +117,12 @@ impl Core {
             settings.throttle.clone(),
             Arc::clone(&log),
         ));
+        let admin = AccountAdmin::new(
+            pool.clone(),
+            Arc::clone(&revocations),
+            Arc::clone(&throttle),
+            Arc::clone(&log),
+        );
         let password_policy = PasswordPolicy {
             min_length: settings.passwords.password_min_length,
         };
@@ -168,6 +178,7 @@ impl Core {
         });
         Ok(Self {
             accounts,
+            admin,
             sessions,
             authenticator,
             csrf_key: CsrfKey::derive(&master),
@@ -177,8 +188,8 @@ impl Core {
             revocations: Arc::clone(&revocations),
             signing: Arc::clone(&signing),
             addresses,
-            recovery,
-            outbox,
+            password_reset: recovery,
+            mailbox: Mailbox::new(pool.clone(), outbox),
             housekeeping: Housekeeping {
                 signing,
                 delivery,

@@ -27,7 +27,8 @@ pub mod mail;
 pub mod sessions;
 pub mod throttle;
 
-pub use accounts::service::{Accounts, Registered, SignInStep};
+pub use accounts::service::{Accounts, Registered};
+pub use accounts::sign_in::SignInStep;
 pub use caller::{Caller, ClientInfo};
 pub use core::Core;
 pub use credentials::password::PasswordHasher;

@@ -66,11 +66,7 @@ impl Throttle {
     }
 
     /// Counts an attempt against its per-client limit; refuses once the limit is reached.
-    pub async fn take_client_slot(
-        &self,
-        caller: &Caller,
-        action: Limited,
-    ) -> Result<(), AuthError> {
+    async fn take_client_slot(&self, caller: &Caller, action: Limited) -> Result<(), AuthError> {
         let limit = match action {
             Limited::Login => self.limits.login_ip_limit,
             Limited::Register => self.limits.register_ip_limit,
@@ -85,6 +81,30 @@ impl Throttle {
             "ip_throttled",
         )
         .await
+    }
+
+    /// Admits an attempt: counts it against the client's budget, then, for a signed-in user's
+    /// password check, against the account's. What the attempt needs next (a share of the
+    /// hashing threads, a failure reserved against a name) is taken through the [`Admission`],
+    /// so the order of the checks is this one everywhere, and every check runs before any
+    /// password work.
+    pub async fn admit(
+        &self,
+        caller: &Caller,
+        attempt: Attempt,
+    ) -> Result<Admission<'_>, AuthError> {
+        self.take_client_slot(caller, attempt.budget).await?;
+        if let Some(user_id) = attempt.account {
+            self.take_account_slot(caller, user_id, attempt.action)
+                .await?;
+        }
+        Ok(Admission::new(self, caller, attempt.action))
+    }
+
+    /// An operator's command: counted against no budget (the operator is not a client), but
+    /// its hashes share the hashing threads like anyone's.
+    pub fn operator(&self, caller: &Caller, action: &'static str) -> Admission<'_> {
+        Admission::new(self, caller, action)
     }
 
     /// Counts a reset link mailed to an account: 3 an hour (docs/api.md §7), so nobody
@@ -113,7 +133,7 @@ impl Throttle {
 
     /// Counts a signed-in user's password check against the account's limit, right passwords
     /// included: a flood of correct ones must not keep the hashing threads busy either.
-    pub async fn take_account_slot(
+    async fn take_account_slot(
         &self,
         caller: &Caller,
         user_id: Uuid,
@@ -152,7 +172,7 @@ impl Throttle {
 
     /// Reserves a password check for a (canonical) username, counted as a failure until
     /// [`Throttle::clear`] says it succeeded; refuses a name with too many recent failures.
-    pub async fn reserve_attempt(
+    async fn reserve_attempt(
         &self,
         caller: &Caller,
         action: &'static str,
@@ -176,7 +196,7 @@ impl Throttle {
     }
 
     /// Takes back a reservation whose password was never checked.
-    pub async fn release_attempt(&self, name: &str) -> Result<(), AuthError> {
+    async fn release_attempt(&self, name: &str) -> Result<(), AuthError> {
         Ok(db::throttle::release_attempt(&self.pool, name).await?)
     }
 
@@ -188,7 +208,7 @@ impl Throttle {
 
     /// A share of the hashing threads for one client, held while its hash is queued or runs;
     /// `429` when the client holds its whole share already.
-    pub fn hashing_share(
+    fn hashing_share(
         &self,
         caller: &Caller,
         kind: &'static str,
@@ -198,6 +218,103 @@ impl Throttle {
                 .record(caller, Event::new(kind, "hashing_share_exhausted"));
             AuthError::Throttled { retry_after: 1 }
         })
+    }
+}
+
+/// One attempt at a throttled action: the budget it counts against, and the event kind its
+/// refusals are logged under.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt {
+    action: &'static str,
+    budget: Limited,
+    account: Option<Uuid>,
+}
+
+impl Attempt {
+    pub fn new(action: &'static str, budget: Limited) -> Self {
+        Self {
+            action,
+            budget,
+            account: None,
+        }
+    }
+
+    /// A signed-in user's password check: the account's budget counts it too, right passwords
+    /// included.
+    pub fn of_account(self, user_id: Uuid) -> Self {
+        Self {
+            account: Some(user_id),
+            ..self
+        }
+    }
+}
+
+/// An admitted attempt. Dropped without [`Admission::succeeded`], its reserved failures stay
+/// recorded: that is how a wrong password or code counts.
+pub struct Admission<'t> {
+    throttle: &'t Throttle,
+    caller: Caller,
+    action: &'static str,
+    share: Option<HashingShare>,
+    reserved: Vec<String>,
+}
+
+impl<'t> Admission<'t> {
+    fn new(throttle: &'t Throttle, caller: &Caller, action: &'static str) -> Self {
+        Self {
+            throttle,
+            caller: caller.clone(),
+            action,
+            share: None,
+            reserved: Vec::new(),
+        }
+    }
+
+    /// Who is attempting.
+    pub fn caller(&self) -> &Caller {
+        &self.caller
+    }
+
+    /// Takes this client's share of the hashing threads, held until the admission ends; `429`
+    /// when the client holds its whole share already.
+    pub fn hash_share(&mut self) -> Result<(), AuthError> {
+        if self.share.is_none() {
+            self.share = Some(self.throttle.hashing_share(&self.caller, self.action)?);
+        }
+        Ok(())
+    }
+
+    /// Lets the hashing share go (the hash is done) while the attempt goes on.
+    pub fn hashed(&mut self) {
+        self.share = None;
+    }
+
+    /// Reserves a failure against `key` (a canonical username, a known device, an account's
+    /// codes) until the check succeeds; refuses a key with too many recent failures.
+    pub async fn reserve(&mut self, key: &str) -> Result<(), AuthError> {
+        self.throttle
+            .reserve_attempt(&self.caller, self.action, key)
+            .await?;
+        self.reserved.push(key.to_owned());
+        Ok(())
+    }
+
+    /// The check succeeded: the failures of every reserved key are forgotten, the reserved one
+    /// included.
+    pub async fn succeeded(&mut self) -> Result<(), AuthError> {
+        for key in std::mem::take(&mut self.reserved) {
+            self.throttle.clear(&key).await?;
+        }
+        Ok(())
+    }
+
+    /// The check never ran (the hashing queue turned it away): the reservations are given
+    /// back, so an overloaded server locks nobody out.
+    pub async fn not_checked(&mut self) -> Result<(), AuthError> {
+        for key in std::mem::take(&mut self.reserved) {
+            self.throttle.release_attempt(&key).await?;
+        }
+        Ok(())
     }
 }
 

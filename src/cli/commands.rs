@@ -2,6 +2,7 @@
 //! rules and storage as the server, without HTTP.
 
 use std::fmt::Write as _;
+use std::future::Future;
 
 use rocket::figment::Figment;
 use sqlx::PgPool;
@@ -88,41 +89,6 @@ pub async fn check_config(figment: &Figment) -> Result<String, AdminError> {
     }
 }
 
-/// Creates a user through the same accounts service as `POST /register`: the same rules, the
-/// same security event (with request id `cli`).
-pub async fn create_user(
-    pool: &PgPool,
-    settings: &Settings,
-    username: &str,
-    password: String,
-) -> Result<db::users::User, AdminError> {
-    let core = Core::start(settings, pool.clone())
-        .await
-        .map_err(|e| AdminError(e.to_string()))?;
-    let raw = RawCredentials {
-        username: username.to_owned(),
-        password,
-    };
-    match core
-        .accounts
-        .create(raw, None, &Caller::command_line())
-        .await
-    {
-        Ok(registered) => Ok(registered.user),
-        Err(AuthError::InvalidInput(fields)) => {
-            let problems: Vec<String> = fields
-                .iter()
-                .map(|(field, problems)| format!("{field} {}", problems.join(", ")))
-                .collect();
-            Err(AdminError(problems.join("; ")))
-        }
-        Err(AuthError::UsernameTaken) => {
-            Err(AdminError(format!("the username {username:?} is taken")))
-        }
-        Err(e) => Err(AdminError(format!("cannot create the user: {e}"))),
-    }
-}
-
 /// `gatehouse keys list | rotate | revoke KID`.
 pub enum KeysCommand {
     List,
@@ -189,46 +155,121 @@ fn rfc3339(t: time::OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
+/// The services the server runs, started for one command: the same rules, storage, security
+/// events (request id `cli`) and revocation path as the HTTP API.
+pub struct Operator {
+    core: Core,
+    pool: PgPool,
+}
+
+impl Operator {
+    pub async fn start(pool: &PgPool, settings: &Settings) -> Result<Self, AdminError> {
+        let core = Core::start(settings, pool.clone())
+            .await
+            .map_err(|e| AdminError(e.to_string()))?;
+        Ok(Self {
+            core,
+            pool: pool.clone(),
+        })
+    }
+
+    /// Runs a command that ends sessions, following the revocation channel meanwhile, so that
+    /// it returns once every running instance refuses their tokens.
+    async fn ending_sessions<T>(
+        &self,
+        command: impl Future<Output = Result<T, AuthError>>,
+    ) -> Result<T, AuthError> {
+        let _observing = self.core.revocations.observe(self.pool.clone()).await;
+        command.await
+    }
+
+    /// Creates a user through the same accounts service as `POST /register`.
+    pub async fn create_user(
+        &self,
+        username: &str,
+        password: String,
+    ) -> Result<db::users::User, AdminError> {
+        let raw = RawCredentials {
+            username: username.to_owned(),
+            password,
+        };
+        match self
+            .core
+            .accounts
+            .create(raw, None, &Caller::command_line())
+            .await
+        {
+            Ok(registered) => Ok(registered.user),
+            Err(AuthError::InvalidInput(fields)) => {
+                let problems: Vec<String> = fields
+                    .iter()
+                    .map(|(field, problems)| format!("{field} {}", problems.join(", ")))
+                    .collect();
+                Err(AdminError(problems.join("; ")))
+            }
+            Err(AuthError::UsernameTaken) => {
+                Err(AdminError(format!("the username {username:?} is taken")))
+            }
+            Err(e) => Err(AdminError(format!("cannot create the user: {e}"))),
+        }
+    }
+
+    /// Deletes a user; their sessions end on every instance before this returns.
+    pub async fn delete_user(&self, name: &str) -> Result<(), AdminError> {
+        self.ending_sessions(self.core.admin.delete(name))
+            .await
+            .map_err(|e| failed(name, e))
+    }
+
+    /// Ends every session of a user on every instance; returns how many were live.
+    pub async fn revoke_sessions(&self, name: &str) -> Result<u64, AdminError> {
+        self.ending_sessions(self.core.admin.revoke_sessions(name))
+            .await
+            .map_err(|e| failed(name, e))
+    }
+
+    /// Removes every second factor and recovery code of a user, and ends their sessions.
+    pub async fn reset_mfa(&self, name: &str) -> Result<u64, AdminError> {
+        let user_id = self
+            .core
+            .admin
+            .find(name)
+            .await
+            .map_err(|e| failed(name, e))?;
+        self.ending_sessions(self.core.accounts.reset_second_factors(user_id))
+            .await
+            .map_err(|e| AdminError(format!("cannot reset the second factors: {e}")))
+    }
+
+    pub async fn list_users(&self) -> Result<Vec<db::users::UserSummary>, AdminError> {
+        self.core
+            .admin
+            .list()
+            .await
+            .map_err(|e| AdminError(format!("cannot list the users: {e}")))
+    }
+
+    /// Clears a username's failed sign-ins, lifting its throttle.
+    pub async fn unlock_user(&self, name: &str) -> Result<(), AdminError> {
+        self.core
+            .admin
+            .unlock(name)
+            .await
+            .map_err(|e| failed(name, e))
+    }
+}
+
+/// A command's failure about the user `name`.
+fn failed(name: &str, error: AuthError) -> AdminError {
+    match error {
+        AuthError::NotFound => no_such_user(name),
+        other => AdminError(format!("{other}")),
+    }
+}
+
 /// Removes every second factor and recovery code of a user, and ends their sessions.
 pub async fn reset_mfa(pool: &PgPool, settings: &Settings, name: &str) -> Result<u64, AdminError> {
-    let user = find(pool, name).await?;
-    let core = Core::start(settings, pool.clone())
-        .await
-        .map_err(|e| AdminError(e.to_string()))?;
-    core.accounts
-        .reset_second_factors(user.id)
-        .await
-        .map_err(|e| AdminError(format!("cannot reset the second factors: {e}")))
-}
-
-async fn find(pool: &PgPool, name: &str) -> Result<db::users::StoredCredentials, AdminError> {
-    let username = Username::parse(name).map_err(|_| no_such_user(name))?;
-    db::users::find_credentials(pool, &username)
-        .await?
-        .ok_or_else(|| no_such_user(name))
-}
-
-/// Deletes a user; their sessions end at once.
-pub async fn delete_user(pool: &PgPool, name: &str) -> Result<(), AdminError> {
-    let user = find(pool, name).await?;
-    db::users::delete_user(pool, user.id).await?;
-    Ok(())
-}
-
-pub async fn list_users(pool: &PgPool) -> Result<Vec<db::users::UserSummary>, AdminError> {
-    Ok(db::users::list_users(pool).await?)
-}
-
-/// Clears a username's failed sign-ins, lifting its throttle.
-pub async fn unlock_user(pool: &PgPool, name: &str) -> Result<(), AdminError> {
-    db::throttle::clear_failures(pool, &Username::canonical_form(name)).await?;
-    Ok(())
-}
-
-/// Revokes every session of a user; returns how many.
-pub async fn revoke_sessions(pool: &PgPool, name: &str) -> Result<u64, AdminError> {
-    let user = find(pool, name).await?;
-    Ok(db::sessions::revoke_all_sessions(pool, user.id).await?)
+    Operator::start(pool, settings).await?.reset_mfa(name).await
 }
 
 /// What an import did.
@@ -243,7 +284,7 @@ pub struct ImportReport {
 
 /// Copies users from the Flask seed's `users(username, password_hash)` table. Their bcrypt hashes
 /// are kept as they are, so people keep their passwords. Idempotent.
-pub async fn import_seed(pool: &PgPool, seed_url: &str) -> Result<ImportReport, AdminError> {
+pub async fn import_seed(operator: &Operator, seed_url: &str) -> Result<ImportReport, AdminError> {
     let seed = PgPool::connect(seed_url)
         .await
         .map_err(|e| AdminError(format!("cannot connect to the seed database: {e}")))?;
@@ -265,7 +306,13 @@ pub async fn import_seed(pool: &PgPool, seed_url: &str) -> Result<ImportReport, 
                 .push((name, "password hash is not a bcrypt hash".into()));
             continue;
         }
-        if db::users::insert_user_if_absent(pool, &username, &hash).await? {
+        let imported = operator
+            .core
+            .admin
+            .import(&username, &hash)
+            .await
+            .map_err(|e| AdminError(format!("cannot import {name:?}: {e}")))?;
+        if imported {
             report.imported += 1;
         } else {
             report.existing += 1;

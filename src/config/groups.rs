@@ -1,5 +1,5 @@
 //! The settings by group. Each group deserialises from the same flat keys operators write
-//! (`#[serde(flatten)]` in [`crate::config::settings`]); its `Default` is the one place its
+//! (`#[serde(flatten)]` in the settings); its `Default` is the one place its
 //! defaults are written.
 
 use std::time::Duration;

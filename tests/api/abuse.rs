@@ -9,7 +9,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rocket::http::{ContentType, Header as HttpHeader, Method, Status};
 use serde_json::json;
 
-use crate::helpers::{GOOD_PASSWORD, TEST_SECRET, TestApp, TestResponse, test_keys};
+use crate::support::app::{GOOD_PASSWORD, TEST_SECRET, TestApp, TestResponse, test_keys};
 
 async fn login_from(app: &TestApp, ip: &str, username: &str, password: &str) -> TestResponse {
     let remote: SocketAddr = format!("{ip}:40000").parse().unwrap();

@@ -2,7 +2,7 @@
 
 use rocket::http::Status;
 
-use crate::helpers::{GOOD_PASSWORD, TestApp};
+use crate::support::app::{GOOD_PASSWORD, TestApp};
 
 #[tokio::test]
 async fn registering_through_the_form_signs_in_and_lands_on_the_dashboard() {

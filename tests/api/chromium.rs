@@ -13,8 +13,8 @@ use fantoccini::Locator;
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 
-use crate::helpers::{GOOD_PASSWORD, fresh_database};
-use crate::server::{launch_server, launch_server_at};
+use crate::support::app::{GOOD_PASSWORD, fresh_database};
+use crate::support::server::{launch_server, launch_server_at};
 
 const CHROMIUM_FLAGS: &[&str] = &[
     "--headless",

@@ -5,7 +5,7 @@ use std::process::{Command, Output, Stdio};
 
 use rocket::http::Status;
 
-use crate::helpers::{GOOD_PASSWORD, TEST_SECRET, TestApp, fresh_database};
+use crate::support::app::{GOOD_PASSWORD, TEST_SECRET, TestApp, fresh_database};
 
 fn gatehouse(database_url: &str, args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))

@@ -4,8 +4,8 @@
 use rocket::http::{ContentType, Header, Method, Status};
 use serde_json::{Value, json};
 
-use crate::helpers::{GOOD_PASSWORD, TestApp, TestResponse};
-use crate::mail_sink::{MailSink, free_port};
+use crate::support::app::{GOOD_PASSWORD, TestApp, TestResponse};
+use crate::support::mail_sink::{MailSink, free_port};
 
 const NEW_PASSWORD: &str = "a brand new passphrase for this account";
 

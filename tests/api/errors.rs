@@ -1,6 +1,6 @@
 use rocket::http::{ContentType, Method, Status};
 
-use crate::helpers::{TestApp, TestResponse};
+use crate::support::app::{TestApp, TestResponse};
 
 #[tokio::test]
 async fn syntactically_broken_json_gets_400_malformed_body() {

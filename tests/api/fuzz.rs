@@ -6,7 +6,7 @@ use proptest::test_runner::{Config, TestRunner};
 use rocket::http::{ContentType, Header, Method, Status};
 use serde_json::Value;
 
-use crate::helpers::{TestApp, TestResponse};
+use crate::support::app::{TestApp, TestResponse};
 
 const ENDPOINTS: &[(Method, &str)] = &[
     (Method::Post, "/register"),
@@ -162,7 +162,7 @@ async fn random_json_bodies_never_get_a_5xx() {
     });
     // The fuzzer's account survived (random passwords never match it) and still signs in.
     assert_eq!(
-        app.login("fuzzer", crate::helpers::GOOD_PASSWORD)
+        app.login("fuzzer", crate::support::app::GOOD_PASSWORD)
             .await
             .status,
         Status::Ok

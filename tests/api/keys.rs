@@ -11,14 +11,14 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rocket::http::Status;
 use serde_json::{Value, json};
 
-use crate::helpers::{GOOD_PASSWORD, TestApp};
+use crate::support::app::{GOOD_PASSWORD, TestApp};
 
 async fn with_keys(alg: &str) -> TestApp {
     let alg = alg.to_owned();
     TestApp::spawn_with(move |f| f.merge(("jwt_algorithm", alg))).await
 }
 
-async fn jwks(app: &TestApp) -> (JwkSet, crate::helpers::TestResponse) {
+async fn jwks(app: &TestApp) -> (JwkSet, crate::support::app::TestResponse) {
     let response = app.get("/.well-known/jwks.json", &[]).await;
     assert_eq!(response.status, Status::Ok, "{}", response.body);
     (serde_json::from_str(&response.body).unwrap(), response)
@@ -211,7 +211,7 @@ async fn a_rotation_publishes_first_switches_on_both_instances_and_retires_the_o
         .kid
         .unwrap();
     let settings = gatehouse::config::Settings::from_figment(
-        &crate::helpers::test_figment(&app.database_url).merge(("jwt_algorithm", "EdDSA")),
+        &crate::support::app::test_figment(&app.database_url).merge(("jwt_algorithm", "EdDSA")),
     )
     .unwrap()
     .0;
@@ -306,7 +306,7 @@ async fn a_revoked_key_leaves_the_set_and_its_tokens_are_refused_on_every_instan
         Status::Ok
     );
     let settings = gatehouse::config::Settings::from_figment(
-        &crate::helpers::test_figment(&app.database_url).merge(("jwt_algorithm", "ES256")),
+        &crate::support::app::test_figment(&app.database_url).merge(("jwt_algorithm", "ES256")),
     )
     .unwrap()
     .0;

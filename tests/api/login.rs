@@ -1,6 +1,6 @@
 use rocket::http::Status;
 
-use crate::helpers::{GOOD_PASSWORD, TestApp};
+use crate::support::app::{GOOD_PASSWORD, TestApp};
 
 #[tokio::test]
 async fn login_returns_the_token_response_with_the_seeds_token_field() {

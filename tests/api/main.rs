@@ -1,10 +1,7 @@
 //! Integration tests against a real PostgreSQL: each test gets its own fresh database.
 //! Needs DATABASE_URL (a role that may create databases); `scripts/test` provides one.
 
-mod authenticator;
-mod helpers;
-mod keys;
-mod mail_sink;
+mod support;
 
 mod abuse;
 mod browser;
@@ -13,6 +10,7 @@ mod cli;
 mod email;
 mod errors;
 mod fuzz;
+mod keys;
 mod login;
 mod mfa;
 mod operability;
@@ -21,6 +19,5 @@ mod passkeys;
 mod protected;
 mod register;
 mod revocation;
-mod server;
 mod sessions;
 mod shutdown;

@@ -5,7 +5,7 @@
 use rocket::http::{Method, Status};
 use serde_json::{Value, json};
 
-use crate::helpers::{GOOD_PASSWORD, TestApp, TestResponse};
+use crate::support::app::{GOOD_PASSWORD, TestApp, TestResponse};
 
 fn now() -> u64 {
     std::time::SystemTime::now()
@@ -468,10 +468,11 @@ async fn the_dashboard_turns_the_app_on_with_a_qr_code_drawn_by_the_server() {
 async fn the_operator_resets_the_factors_of_someone_who_lost_them() {
     let app = TestApp::spawn().await;
     let (token, _, _) = enrolled(&app, "alice").await;
-    let settings =
-        gatehouse::config::Settings::from_figment(&crate::helpers::test_figment(&app.database_url))
-            .unwrap()
-            .0;
+    let settings = gatehouse::config::Settings::from_figment(&crate::support::app::test_figment(
+        &app.database_url,
+    ))
+    .unwrap()
+    .0;
 
     let revoked = gatehouse::cli::commands::reset_mfa(&app.pool, &settings, "alice")
         .await

@@ -1,6 +1,6 @@
 use rocket::http::Status;
 
-use crate::helpers::TestApp;
+use crate::support::app::TestApp;
 
 #[tokio::test]
 async fn healthz_answers_ok() {

@@ -5,8 +5,8 @@
 use rocket::http::{Method, Status};
 use serde_json::{Value, json};
 
-use crate::authenticator::{Authenticator, Forgery};
-use crate::helpers::{GOOD_PASSWORD, TestApp, TestResponse};
+use crate::support::app::{GOOD_PASSWORD, TestApp, TestResponse};
+use crate::support::authenticator::{Authenticator, Forgery};
 
 /// `public_origin` of the test server (Rocket.toml's default): the relying party is `localhost`.
 const ORIGIN: &str = "http://localhost:8000";

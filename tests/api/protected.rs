@@ -4,7 +4,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rocket::http::Status;
 use time::OffsetDateTime;
 
-use crate::helpers::{TEST_SECRET, TestApp, test_keys};
+use crate::support::app::{TEST_SECRET, TestApp, test_keys};
 
 fn forge(header: &Header, claims: &impl serde::Serialize, secret: &[u8]) -> String {
     jsonwebtoken::encode(header, claims, &EncodingKey::from_secret(secret)).unwrap()

@@ -1,7 +1,7 @@
 use rocket::http::Status;
 use serde_json::json;
 
-use crate::helpers::{GOOD_PASSWORD, TestApp};
+use crate::support::app::{GOOD_PASSWORD, TestApp};
 
 #[tokio::test]
 async fn registering_returns_201_with_the_new_account() {

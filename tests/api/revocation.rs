@@ -9,7 +9,7 @@ use rocket::http::{Method, Status};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::helpers::TestApp;
+use crate::support::app::TestApp;
 
 /// Waits until `app` has heard `peers` other instances (their heartbeats), as its metrics say.
 async fn until_peers(app: &TestApp, peers: usize) {
@@ -41,7 +41,8 @@ async fn twenty_logouts_on_one_instance_are_refused_at_once_on_the_other() {
         .await;
     until_peers(&app, 1).await;
     until_peers(&other, 1).await;
-    app.register("alice", crate::helpers::GOOD_PASSWORD).await;
+    app.register("alice", crate::support::app::GOOD_PASSWORD)
+        .await;
 
     for round in 0..20 {
         let token = app.login_tokens("alice").await["access_token"]

@@ -4,7 +4,7 @@
 use rocket::http::{Cookie, Header, Method, Status};
 use serde_json::json;
 
-use crate::helpers::{BROWSER_ACCEPT, GOOD_PASSWORD, TestApp};
+use crate::support::app::{BROWSER_ACCEPT, GOOD_PASSWORD, TestApp};
 
 const NEW_PASSWORD: &str = "an entirely different passphrase";
 
@@ -504,7 +504,7 @@ async fn an_expired_access_cookie_is_renewed_but_a_forged_one_is_not() {
     let tokens = app.login_tokens("alice").await;
     let mut claims = app.claims(&s(&tokens, "access_token"));
     claims.exp = time::OffsetDateTime::now_utc().unix_timestamp() - 300;
-    let expired = crate::helpers::test_keys().sign(&claims);
+    let expired = crate::support::app::test_keys().sign(&claims);
     let refresh = s(&tokens, "refresh_token");
 
     let renewed = app

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::helpers::{GOOD_PASSWORD, TEST_SECRET, fresh_database};
+use crate::support::app::{GOOD_PASSWORD, TEST_SECRET, fresh_database};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_in_flight_requests_finish_and_logs_are_json_lines() {

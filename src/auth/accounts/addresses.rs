@@ -13,7 +13,7 @@ use crate::auth::caller::Caller;
 use crate::auth::error::AuthError;
 use crate::auth::keys::random::{random_token, token_digest};
 use crate::auth::mail::outbox::{Mail, Outbox, VERIFY_TTL};
-use crate::auth::throttle::{Limited, Throttle};
+use crate::auth::throttle::{Attempt, Limited, Throttle};
 use crate::db;
 use crate::db::email::{AddressStatus, Purpose};
 use crate::domain::EmailAddress;
@@ -88,7 +88,7 @@ impl Addresses {
     /// every other pending verification of the account.
     pub async fn verify(&self, token: &str, caller: &Caller) -> Result<(), AuthError> {
         self.throttle
-            .take_client_slot(caller, Limited::Recovery)
+            .admit(caller, Attempt::new("email_verify", Limited::Recovery))
             .await?;
         let dead = || AuthError::invalid_field("token", DEAD_LINK);
         if token.is_empty() || token.len() > MAX_LINK_TOKEN_LEN {

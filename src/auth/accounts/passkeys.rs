@@ -3,8 +3,9 @@
 
 use uuid::Uuid;
 
-use crate::auth::accounts::service::{Accounts, SignInStep};
 use crate::auth::accounts::second_factor::{CHALLENGE_FAILURES, MAX_TOKEN_LEN};
+use crate::auth::accounts::service::Accounts;
+use crate::auth::accounts::sign_in::SignInStep;
 use crate::auth::audit::Event;
 use crate::auth::caller::{Caller, ClientInfo};
 use crate::auth::credentials::passkeys::Begun;
@@ -12,7 +13,7 @@ use crate::auth::error::AuthError;
 use crate::auth::keys::random::token_digest;
 use crate::auth::mail::outbox::Notice;
 use crate::auth::sessions::service::{AuthUser, Verified};
-use crate::auth::throttle::Limited;
+use crate::auth::throttle::{Attempt, Limited};
 use crate::db;
 use crate::db::passkeys::PasskeyInfo;
 use crate::domain::Password;
@@ -172,7 +173,7 @@ impl Accounts {
         caller: &Caller,
     ) -> Result<Begun, AuthError> {
         self.throttle
-            .take_client_slot(caller, Limited::Login)
+            .admit(caller, Attempt::new("passkey_login", Limited::Login))
             .await?;
         let Some(token) = mfa_token else {
             return self.passkeys.begin_sign_in(None).await;
@@ -198,7 +199,10 @@ impl Accounts {
         client: &ClientInfo,
     ) -> Result<(SignInStep, Option<String>), AuthError> {
         self.throttle
-            .take_client_slot(&client.caller, Limited::Login)
+            .admit(
+                &client.caller,
+                Attempt::new("passkey_login", Limited::Login),
+            )
             .await?;
         let challenge = challenge_id(challenge).map_err(|_| AuthError::InvalidCredentials)?;
         let proven = match self.passkeys.finish_sign_in(challenge, credential).await {

@@ -18,7 +18,7 @@ use crate::auth::error::AuthError;
 use crate::auth::keys::random::{random_token, token_digest};
 use crate::auth::mail::outbox::{Mail, Notice, Outbox, RESET_TTL};
 use crate::auth::sessions::revocations::Revocations;
-use crate::auth::throttle::{Limited, Throttle};
+use crate::auth::throttle::{Attempt, Limited, Throttle};
 use crate::db;
 use crate::db::email::Purpose;
 use crate::domain::{EmailAddress, Password, PasswordPolicy, Username};
@@ -73,7 +73,7 @@ impl PasswordReset {
     /// input's shape can make this fail; the rest runs after the answer.
     pub async fn forgot(&self, login: String, caller: &Caller) -> Result<(), AuthError> {
         self.throttle
-            .take_client_slot(caller, Limited::Recovery)
+            .admit(caller, Attempt::new("password_forgot", Limited::Recovery))
             .await?;
         if login.is_empty() {
             return Err(AuthError::invalid_field("login", "is required"));
@@ -164,8 +164,9 @@ impl PasswordReset {
         new_password: String,
         caller: &Caller,
     ) -> Result<(), AuthError> {
-        self.throttle
-            .take_client_slot(caller, Limited::Recovery)
+        let mut admission = self
+            .throttle
+            .admit(caller, Attempt::new("password_reset", Limited::Recovery))
             .await?;
         let link = self.check_link(token).await.inspect_err(|_| {
             self.log
@@ -180,10 +181,9 @@ impl PasswordReset {
             problems.iter().for_each(|p| errors.add("new_password", p));
             AuthError::InvalidInput(errors)
         })?;
-        let hash = {
-            let _share = self.throttle.hashing_share(caller, "password_reset")?;
-            self.hasher.hash(password).await?
-        };
+        admission.hash_share()?;
+        let hash = self.hasher.hash(password).await?;
+        admission.hashed();
         let mut tx = self.pool.begin().await?;
         let Some(spent) =
             db::email::spend_token(&mut tx, &token_digest(token), Purpose::Reset).await?

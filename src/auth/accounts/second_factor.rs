@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use crate::auth::accounts::service::{Accounts, SignInStep};
+use crate::auth::accounts::service::Accounts;
+use crate::auth::accounts::sign_in::SignInStep;
 use crate::auth::audit::Event;
 use crate::auth::caller::{Caller, ClientInfo};
 use crate::auth::credentials::second_factors::{Enrolment, FactorStatus, Method, challenge_token};
@@ -13,7 +14,7 @@ use crate::auth::error::AuthError;
 use crate::auth::keys::random::token_digest;
 use crate::auth::mail::outbox::Notice;
 use crate::auth::sessions::service::{AuthUser, Verified};
-use crate::auth::throttle::Limited;
+use crate::auth::throttle::{Attempt, Limited};
 use crate::db;
 use crate::domain::Password;
 
@@ -78,8 +79,9 @@ impl Accounts {
         client: &ClientInfo,
     ) -> Result<(SignInStep, Option<String>), AuthError> {
         // A code check is a sign-in attempt: it counts against the client's sign-in budget too.
-        self.throttle
-            .take_client_slot(&client.caller, Limited::Login)
+        let mut admission = self
+            .throttle
+            .admit(&client.caller, Attempt::new("login_mfa", Limited::Login))
             .await?;
         if mfa_token.is_empty() || mfa_token.len() > MAX_TOKEN_LEN {
             return Err(AuthError::InvalidMfaToken);
@@ -93,12 +95,7 @@ impl Accounts {
             return Err(AuthError::InvalidMfaToken);
         };
         let user_id = challenge.user_id;
-        let key = code_throttle_key(user_id);
-        if let Err(e) = self
-            .throttle
-            .reserve_attempt(&client.caller, "login_mfa", &key)
-            .await
-        {
+        if let Err(e) = admission.reserve(&code_throttle_key(user_id)).await {
             db::mfa::kill_challenges(&self.pool, user_id).await?;
             return Err(e);
         }
@@ -110,7 +107,7 @@ impl Accounts {
             );
             return Err(AuthError::InvalidCredentials);
         };
-        self.throttle.clear(&key).await?;
+        admission.succeeded().await?;
         if !db::mfa::spend_challenge(&self.pool, &digest, CHALLENGE_FAILURES).await? {
             return Err(AuthError::InvalidMfaToken);
         }
@@ -162,13 +159,11 @@ impl Accounts {
         code: &str,
         caller: &Caller,
     ) -> Result<Vec<String>, AuthError> {
-        self.throttle
-            .take_client_slot(caller, Limited::PasswordCheck)
+        let mut admission = self
+            .throttle
+            .admit(caller, Attempt::new("mfa_confirm", Limited::PasswordCheck))
             .await?;
-        let key = code_throttle_key(user.user_id);
-        self.throttle
-            .reserve_attempt(caller, "mfa_confirm", &key)
-            .await?;
+        admission.reserve(&code_throttle_key(user.user_id)).await?;
         // The app, its codes and the notice commit together.
         let mut tx = self.pool.begin().await?;
         let confirmed = self.factors.confirm_totp(&mut tx, user.user_id, code).await;
@@ -183,7 +178,7 @@ impl Accounts {
                     )
                     .await?;
                 tx.commit().await?;
-                self.throttle.clear(&key).await?;
+                admission.succeeded().await?;
                 self.log.record(
                     caller,
                     Event::new("mfa_totp", "confirmed").user(user.user_id),
@@ -211,14 +206,17 @@ impl Accounts {
     ) -> Result<(), AuthError> {
         let password =
             Password::parse(password).map_err(|p| AuthError::invalid_field("password", p))?;
-        self.check_password(user, password, action, caller).await?;
+        let (_, mut admission) = self
+            .check_password_admitted(user, password, action, caller)
+            .await?;
+        // The password was right: its failures are forgotten whatever the code turns out to be.
+        admission.succeeded().await?;
         // With passkeys only, the password is the check (docs/api.md §4).
         if !self.factors.has_totp(user.user_id).await? {
             return Ok(());
         }
         let code = code.ok_or_else(|| AuthError::invalid_field("code", "is required"))?;
-        let key = code_throttle_key(user.user_id);
-        self.throttle.reserve_attempt(caller, action, &key).await?;
+        admission.reserve(&code_throttle_key(user.user_id)).await?;
         if self
             .factors
             .check_code(user.user_id, &code)
@@ -229,7 +227,7 @@ impl Accounts {
                 .record(caller, Event::new(action, "wrong_code").user(user.user_id));
             return Err(AuthError::WrongPassword);
         }
-        self.throttle.clear(&key).await
+        admission.succeeded().await
     }
 
     /// A fresh set of recovery codes; the old set dies.
@@ -323,11 +321,12 @@ impl Accounts {
                 .await?;
         }
         tx.commit().await?;
-        let revoked = revoked.len() as u64;
+        let count = revoked.len() as u64;
+        self.revocations.propagate(revoked).await;
         self.log.record(
             &Caller::command_line(),
             Event::new("mfa_reset", "success_sessions_revoked").user(user_id),
         );
-        Ok(revoked)
+        Ok(count)
     }
 }

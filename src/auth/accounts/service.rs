@@ -1,9 +1,8 @@
-//! Accounts: registration, sign-in, password change and deletion. Every decision is made here
-//! once, for both audiences and the command line, and every one is logged.
-//!
-//! A sign-in is a short state machine: the password is checked ([`PasswordChecked`]), then a
-//! session is opened ([`SignInStep::SessionOpened`]). A second factor, when an account has one, is
-//! one more state between the two (`accounts/second_factor.rs`), not a branch in every caller.
+//! The accounts service: registration, password change and deletion, here; the rest of what it
+//! does in the files beside this one, each an `impl Accounts` of one concern: the sign-in state
+//! machine (`sign_in.rs`), second factors (`second_factor.rs`), passkeys (`passkeys.rs`) and the
+//! account's address (`email.rs`). Every decision is made once, for both audiences and the
+//! command line, and every one is logged.
 
 use std::sync::Arc;
 
@@ -13,40 +12,20 @@ use crate::auth::accounts::addresses::Addresses;
 use crate::auth::audit::{Event, SecurityLog};
 use crate::auth::caller::{Caller, ClientInfo};
 use crate::auth::credentials::breached::BreachedPasswords;
-use crate::auth::credentials::devices::{DeviceKeys, KnownDevice};
+use crate::auth::credentials::devices::DeviceKeys;
 use crate::auth::credentials::passkeys::Passkeys;
-use crate::auth::credentials::password::HashError;
 use crate::auth::credentials::password::PasswordHasher;
 use crate::auth::credentials::second_factors::SecondFactors;
 use crate::auth::error::AuthError;
 use crate::auth::mail::outbox::{Notice, Outbox};
 use crate::auth::sessions::revocations::Revocations;
-use crate::auth::sessions::service::{AuthUser, Sessions, SignIn, Verified};
-use crate::auth::throttle::{Limited, Throttle};
+use crate::auth::sessions::service::{AuthUser, Sessions};
+use crate::auth::throttle::{Admission, Attempt, Limited, Throttle};
 use crate::db;
 use crate::db::users::{StoredCredentials, User};
 use crate::domain::{
-    Credentials, EmailAddress, FieldErrors, NewAccount, Password, PasswordPolicy, RawCredentials,
-    Username,
+    EmailAddress, FieldErrors, NewAccount, Password, PasswordPolicy, RawCredentials, Username,
 };
-
-/// Where a sign-in stands after the caller's last step.
-#[derive(Debug)]
-pub enum SignInStep {
-    /// The password was right and a second factor is due: the sign-in waits under `mfa_token`
-    /// (single-use, `expires_in` seconds) for `POST /login/mfa`.
-    SecondFactorDue {
-        mfa_token: String,
-        methods: Vec<&'static str>,
-        expires_in: u64,
-    },
-    /// Signed in: a session and its tokens, and a device token for a browser to keep.
-    SessionOpened { sign_in: SignIn, device: String },
-}
-
-/// The first state of a sign-in: the password matched, nothing is open yet.
-#[derive(Debug)]
-pub(super) struct PasswordChecked(Verified);
 
 /// A new account, which may be signed in at once (the browser's registration does).
 #[derive(Debug)]
@@ -118,10 +97,11 @@ impl Accounts {
         email: Option<String>,
         client: &ClientInfo,
     ) -> Result<Registered, AuthError> {
-        self.throttle
-            .take_client_slot(&client.caller, Limited::Register)
+        let admission = self
+            .throttle
+            .admit(&client.caller, Attempt::new("register", Limited::Register))
             .await?;
-        let registered = self.create(raw, email, &client.caller).await?;
+        let registered = self.create_admitted(raw, email, admission).await?;
         let mut conn = self.pool.acquire().await?;
         db::email::remember_client(&mut conn, registered.user.id, &client.digest()).await?;
         Ok(registered)
@@ -136,6 +116,17 @@ impl Accounts {
         email: Option<String>,
         caller: &Caller,
     ) -> Result<Registered, AuthError> {
+        let admission = self.throttle.operator(caller, "register");
+        self.create_admitted(raw, email, admission).await
+    }
+
+    async fn create_admitted(
+        &self,
+        raw: RawCredentials,
+        email: Option<String>,
+        mut admission: Admission<'_>,
+    ) -> Result<Registered, AuthError> {
+        let caller = &admission.caller().clone();
         let parsed = NewAccount::parse(raw, &self.policy, |p| self.is_common(p));
         let email = email.as_deref().map(EmailAddress::parse).transpose();
         let (account, email) = match (parsed, email) {
@@ -163,10 +154,9 @@ impl Accounts {
         {
             return Err(taken());
         }
-        let hash = {
-            let _share = self.throttle.hashing_share(caller, "register")?;
-            self.hasher.hash(account.password).await?
-        };
+        admission.hash_share()?;
+        let hash = self.hasher.hash(account.password).await?;
+        admission.hashed();
         // The account and its address's verification mail commit together.
         let mut tx = self.pool.begin().await?;
         let user = match db::users::insert_user(&mut *tx, &account.username, &hash).await {
@@ -191,161 +181,6 @@ impl Accounts {
         Ok(Registered { user })
     }
 
-    /// Signs in the account just registered: choosing the password proved it.
-    pub async fn sign_in_registered(
-        &self,
-        registered: Registered,
-        client: &ClientInfo,
-    ) -> Result<SignInStep, AuthError> {
-        let user = registered.user;
-        let checked = PasswordChecked(Verified::new(user.id, user.username, &["pwd"]));
-        self.advance(checked, client, None).await
-    }
-
-    /// Signs in with a username and password; `next` is where a browser goes once signed in,
-    /// kept while a second factor is due.
-    pub async fn sign_in(
-        &self,
-        raw: RawCredentials,
-        client: &ClientInfo,
-        next: Option<&str>,
-    ) -> Result<SignInStep, AuthError> {
-        let checked = self.check_sign_in_password(raw, client).await?;
-        self.advance(checked, client, next).await
-    }
-
-    /// Checks a username and password. Unknown users and wrong passwords take the same bcrypt
-    /// work and give the same error (OWASP ASVS 6.3.8, Authentication Cheat Sheet); throttles run
-    /// first, so a throttled attempt costs no bcrypt work and says nothing about the password.
-    pub(super) async fn check_sign_in_password(
-        &self,
-        raw: RawCredentials,
-        client: &ClientInfo,
-    ) -> Result<PasswordChecked, AuthError> {
-        self.throttle
-            .take_client_slot(&client.caller, Limited::Login)
-            .await?;
-        let name = Username::canonical_form(&raw.username);
-        let credentials = Credentials::parse(raw)?;
-        let _share = self.throttle.hashing_share(&client.caller, "login")?;
-        // A browser that signed in to this account before counts its failures on its own, so
-        // failures from elsewhere cannot lock its owner out (OWASP device cookies).
-        let throttle_key = client
-            .device
-            .as_deref()
-            .and_then(|token| self.devices.verify(token, &name))
-            .map_or_else(|| name.clone(), |device: KnownDevice| device.throttle_key());
-        self.throttle
-            .reserve_attempt(&client.caller, "login", &throttle_key)
-            .await?;
-        let stored = match &credentials.username {
-            Some(username) => db::users::find_credentials(&self.pool, username).await?,
-            None => None,
-        };
-        let (user, hash) = match stored {
-            Some(s) => (Some((s.id, s.username)), Some(s.password_hash)),
-            None => (None, None),
-        };
-        let password = credentials.password;
-        let matched = self
-            .verify_reserved(&throttle_key, password.clone(), hash.clone())
-            .await?;
-        match user {
-            Some((id, username)) if matched => {
-                self.throttle.clear(&throttle_key).await?;
-                if let Some(hash) = hash.filter(|h| self.hasher.needs_rehash(h)) {
-                    self.upgrade_hash(id, hash, password);
-                }
-                Ok(PasswordChecked(Verified::new(id, username, &["pwd"])))
-            }
-            user => {
-                // The reserved attempt stays: it is the recorded failure.
-                let outcome = if user.is_some() {
-                    "wrong_password"
-                } else {
-                    "unknown_user"
-                };
-                self.log
-                    .record(&client.caller, Event::new("login", outcome).username(&name));
-                Err(AuthError::InvalidCredentials)
-            }
-        }
-    }
-
-    /// Checks a password whose attempt is reserved; when the hashing queue turns it away, the
-    /// reservation is taken back, so an overloaded server locks nobody out.
-    async fn verify_reserved(
-        &self,
-        name: &str,
-        password: Password,
-        hash: Option<String>,
-    ) -> Result<bool, AuthError> {
-        match self.hasher.verify(password, hash).await {
-            Ok(matched) => Ok(matched),
-            Err(e) => {
-                if matches!(e, HashError::Busy) {
-                    self.throttle.release_attempt(name).await?;
-                }
-                Err(e.into())
-            }
-        }
-    }
-
-    /// Makes the hash again at the configured cost, off the sign-in's path: the sign-in does not
-    /// wait for a second bcrypt, and a busy queue only means it is tried at the next sign-in.
-    fn upgrade_hash(&self, user_id: uuid::Uuid, old_hash: String, password: Password) {
-        let (hasher, pool) = (Arc::clone(&self.hasher), self.pool.clone());
-        tokio::spawn(async move {
-            let upgraded = match hasher.hash(password).await {
-                Ok(new_hash) => {
-                    db::users::upgrade_password_hash(&pool, user_id, &old_hash, &new_hash).await
-                }
-                Err(e) => {
-                    log::info!("password hash upgrade deferred: {e}");
-                    return;
-                }
-            };
-            if let Err(e) = upgraded {
-                log::warn!("password hash upgrade failed: {e}");
-            }
-        });
-    }
-
-    /// The step after the password: a second factor when the account has one, else the session.
-    pub(super) async fn advance(
-        &self,
-        checked: PasswordChecked,
-        client: &ClientInfo,
-        next: Option<&str>,
-    ) -> Result<SignInStep, AuthError> {
-        let PasswordChecked(user) = checked;
-        if self.factors.has_second_factor(user.user_id()).await? {
-            return self.await_second_factor(user, client, next).await;
-        }
-        self.open_session(user, client).await
-    }
-
-    /// The last state: the user is proven, a session opens.
-    pub(super) async fn open_session(
-        &self,
-        user: Verified,
-        client: &ClientInfo,
-    ) -> Result<SignInStep, AuthError> {
-        let sign_in = self.sessions.open(user, client).await?;
-        self.announce_new_client(&sign_in, client).await?;
-        self.log.record(
-            &client.caller,
-            Event::new("login", "success")
-                .user(sign_in.user_id)
-                .username(&sign_in.username.to_ascii_lowercase())
-                .session(sign_in.session_id),
-        );
-        let device = self
-            .devices
-            .issue(&Username::canonical_form(&sign_in.username));
-        Ok(SignInStep::SessionOpened { sign_in, device })
-    }
-
     /// Checks the password of a signed-in user, limited per client and per account (right or
     /// wrong: a flood of correct passwords would keep the hashing threads busy too). A wrong one
     /// counts as a failed sign-in for the username throttle, reserved before the check.
@@ -356,25 +191,35 @@ impl Accounts {
         action: &'static str,
         caller: &Caller,
     ) -> Result<StoredCredentials, AuthError> {
-        self.throttle
-            .take_client_slot(caller, Limited::PasswordCheck)
+        let (stored, mut admission) = self
+            .check_password_admitted(user, password, action, caller)
             .await?;
-        self.throttle
-            .take_account_slot(caller, user.user_id, action)
+        admission.succeeded().await?;
+        Ok(stored)
+    }
+
+    /// [`Accounts::check_password`], leaving the admission open for a further check (a code).
+    pub(super) async fn check_password_admitted(
+        &self,
+        user: &AuthUser,
+        password: Password,
+        action: &'static str,
+        caller: &Caller,
+    ) -> Result<(StoredCredentials, Admission<'_>), AuthError> {
+        let attempt = Attempt::new(action, Limited::PasswordCheck).of_account(user.user_id);
+        let mut admission = self.throttle.admit(caller, attempt).await?;
+        admission.hash_share()?;
+        admission
+            .reserve(&Username::canonical_form(&user.username))
             .await?;
-        let name = Username::canonical_form(&user.username);
-        let _share = self.throttle.hashing_share(caller, action)?;
-        self.throttle.reserve_attempt(caller, action, &name).await?;
         let Some(stored) = db::users::find_credentials_by_id(&self.pool, user.user_id).await?
         else {
             return Err(AuthError::WrongPassword);
         };
-        if self
-            .verify_reserved(&name, password, Some(stored.password_hash.clone()))
-            .await?
-        {
-            self.throttle.clear(&name).await?;
-            Ok(stored)
+        let hash = Some(stored.password_hash.clone());
+        if self.verify_admitted(&mut admission, password, hash).await? {
+            admission.hashed();
+            Ok((stored, admission))
         } else {
             self.log.record(
                 caller,

@@ -2,4 +2,5 @@
 //! delivery workers that drain it over SMTP from any instance.
 
 pub mod delivery;
+pub mod mailbox;
 pub mod outbox;

@@ -21,7 +21,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
@@ -269,11 +269,35 @@ impl Revocations {
 
     /// Listens and keeps the set current until `shutdown` resolves; reconnects by itself.
     pub async fn maintain(&self, pool: PgPool, shutdown: impl Future<Output = ()>) {
+        self.follow(pool, shutdown, true).await;
+    }
+
+    /// For a process that ends sessions but checks no tokens (the command line): follows the
+    /// channel without announcing itself, since it is no peer the instances should wait for,
+    /// and returns once the set is loaded and every running instance has had a heartbeat period
+    /// to be heard, so that [`Revocations::propagate`] waits for each of them. Following stops
+    /// when the returned guard is dropped.
+    pub async fn observe(self: &Arc<Self>, pool: PgPool) -> Observing {
+        let this = Arc::clone(self);
+        let task = tokio::spawn(async move {
+            this.follow(pool, std::future::pending(), false).await;
+        });
+        let deadline = Instant::now() + PROPAGATION_WAIT;
+        while !self.loaded.load(Ordering::Acquire) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(HEARTBEAT_EVERY + Duration::from_millis(250)).await;
+        Observing {
+            _following: AbortOnDrop(task),
+        }
+    }
+
+    async fn follow(&self, pool: PgPool, shutdown: impl Future<Output = ()>, announce: bool) {
         let mut shutdown = std::pin::pin!(shutdown);
         let mut backoff = Duration::from_millis(100);
         loop {
             let session = tokio::select! {
-                result = self.listen_and_follow(&pool) => result,
+                result = self.listen_and_follow(&pool, announce) => result,
                 _ = &mut shutdown => return,
             };
             // A connection that got as far as being loaded was healthy: start backing off
@@ -295,17 +319,19 @@ impl Revocations {
 
     /// One listening connection's life: listen, load, follow messages until it drops, with a
     /// heartbeat every second meanwhile.
-    async fn listen_and_follow(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
+    async fn listen_and_follow(&self, pool: &PgPool, announce: bool) -> Result<(), sqlx::Error> {
         let mut listener = PgListener::connect_with(pool).await?;
         listener.listen(CHANNEL).await?;
         self.replace(db::sessions::recent_revocations(pool, self.keep).await?);
         self.loaded.store(true, Ordering::Release);
         // Heartbeats go from a task of their own: `try_recv` is never cancelled halfway through
         // a message, so none can be lost. The task ends with this connection.
-        let heartbeats = AbortOnDrop(tokio::spawn(send_heartbeats(
-            pool.clone(),
-            format!("hb:{}", self.instance),
-        )));
+        let heartbeats = announce.then(|| {
+            AbortOnDrop(tokio::spawn(send_heartbeats(
+                pool.clone(),
+                format!("hb:{}", self.instance),
+            )))
+        });
         let mut last_prune = Instant::now();
         loop {
             match listener.try_recv().await? {
@@ -367,6 +393,11 @@ async fn send_heartbeats(pool: PgPool, message: String) {
     }
 }
 
+/// A command line's following of the channel; it stops when dropped.
+pub struct Observing {
+    _following: AbortOnDrop,
+}
+
 /// A task that stops when its handle is dropped.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
@@ -377,84 +408,4 @@ impl Drop for AbortOnDrop {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn trusted(set: &Revocations) {
-        set.loaded.store(true, Ordering::Release);
-        set.trusted_until
-            .store(set.now_ms() + 60_000, Ordering::Release);
-    }
-
-    #[test]
-    fn an_untrusted_set_defers_to_the_database_but_never_forgets_a_revocation() {
-        let set = Revocations::new(Duration::from_secs(900));
-        let (revoked, other) = (Uuid::new_v4(), Uuid::new_v4());
-        assert_eq!(set.check(other), Verdict::Unknown);
-        set.add([revoked]);
-        assert_eq!(set.check(revoked), Verdict::Revoked);
-        assert_eq!(set.check(other), Verdict::Unknown);
-        trusted(&set);
-        assert_eq!(set.check(other), Verdict::NotRevoked);
-        assert_eq!(set.check(revoked), Verdict::Revoked);
-    }
-
-    #[test]
-    fn a_loaded_set_whose_heartbeat_stopped_coming_back_is_not_trusted() {
-        let set = Revocations::new(Duration::from_secs(900));
-        set.loaded.store(true, Ordering::Release);
-        set.trusted_until.store(set.now_ms(), Ordering::Release);
-        assert_eq!(set.check(Uuid::new_v4()), Verdict::Unknown);
-    }
-
-    #[test]
-    fn messages_parse_by_kind() {
-        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-        assert_eq!(Message::parse(&a.to_string()), Some(Message::Revoked(a)));
-        assert_eq!(
-            Message::parse(&format!("hb:{a}")),
-            Some(Message::Heartbeat(a))
-        );
-        assert_eq!(
-            Message::parse(&format!("ack:{a}:{b}")),
-            Some(Message::Ack {
-                instance: a,
-                session: b
-            })
-        );
-        assert_eq!(Message::parse("ack:nonsense"), None);
-        assert_eq!(Message::parse("garbage"), None);
-    }
-
-    #[tokio::test]
-    async fn a_revocation_is_propagated_once_this_instance_and_every_live_peer_confirmed_it() {
-        let set = std::sync::Arc::new(Revocations::new(Duration::from_secs(900)));
-        let (session, peer) = (Uuid::new_v4(), Uuid::new_v4());
-        set.peers.lock().unwrap().insert(peer, Instant::now());
-        let waiting = tokio::spawn({
-            let set = std::sync::Arc::clone(&set);
-            async move { set.propagate(vec![session]).await }
-        });
-        tokio::task::yield_now().await;
-        set.confirm(session, set.instance);
-        tokio::task::yield_now().await;
-        assert!(!waiting.is_finished(), "the peer has not confirmed yet");
-        set.confirm(session, peer);
-        assert!(waiting.await.unwrap());
-        assert_eq!(set.check(session), Verdict::Revoked);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_silent_peer_holds_a_revocation_back_no_longer_than_the_wait() {
-        let set = Revocations::new(Duration::from_secs(900));
-        let session = Uuid::new_v4();
-        set.peers
-            .lock()
-            .unwrap()
-            .insert(Uuid::new_v4(), Instant::now());
-        set.confirm(session, set.instance);
-        let started = tokio::time::Instant::now();
-        assert!(!set.propagate(vec![session]).await);
-        assert!(started.elapsed() >= PROPAGATION_WAIT);
-    }
-}
+mod tests;

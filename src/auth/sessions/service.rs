@@ -123,6 +123,11 @@ pub struct SessionsParts {
 }
 
 impl Sessions {
+    /// Live (unrevoked, unexpired) sessions, for the metrics.
+    pub async fn count_live(&self) -> Result<i64, AuthError> {
+        Ok(db::sessions::count_live(&self.pool).await?)
+    }
+
     pub fn new(parts: SessionsParts) -> Self {
         Self {
             pool: parts.pool,

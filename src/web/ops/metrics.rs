@@ -17,11 +17,11 @@ use rocket::http::{ContentType, Status};
 use rocket::request::{FromRequest, Outcome};
 use rocket::{Data, Request, Response, Route, State, get, routes};
 
-use crate::auth::PasswordHasher;
 use crate::auth::audit::SecurityLog;
 use crate::auth::sessions::revocations::Revocations;
+use crate::auth::{PasswordHasher, Sessions};
 use crate::config::Settings;
-use crate::db::{self, Db};
+use crate::db::Db;
 use crate::web::http::guard::reject;
 use crate::web::http::request::RequestId;
 
@@ -262,7 +262,7 @@ fn public_outcome(outcome: &'static str) -> &'static str {
 }
 
 /// The values that are read when scraped: hashing queue, pool, live sessions.
-async fn scrape_gauges(access: &MetricsAccess, db: &Db) -> Registry {
+async fn scrape_gauges(access: &MetricsAccess, sessions: &Sessions, db: &Db) -> Registry {
     let mut registry = Registry::default();
     registry.register_collector(Box::new(SecurityEvents(Arc::clone(&access.log))));
     let hashing = Gauge::<i64>::default();
@@ -304,7 +304,7 @@ async fn scrape_gauges(access: &MetricsAccess, db: &Db) -> Registry {
         "1 while the in-memory revocation set is loaded and its listener proved alive",
         trusted,
     );
-    match db::sessions::count_live(db).await {
+    match sessions.count_live().await {
         Ok(n) => {
             let live = Gauge::<i64>::default();
             live.set(n);
@@ -324,10 +324,11 @@ async fn metrics(
     _reader: MetricsReader,
     requests: &State<RequestMetrics>,
     access: &State<MetricsAccess>,
+    sessions: &State<Sessions>,
     db: &Db,
 ) -> Result<(ContentType, String), Status> {
     use prometheus_client::encoding::text::{encode_eof, encode_registry};
-    let scraped = scrape_gauges(access, db).await;
+    let scraped = scrape_gauges(access, sessions, db).await;
     let mut out = String::new();
     encode_registry(&mut out, &requests.0.registry)
         .and_then(|()| encode_registry(&mut out, &scraped))

@@ -4,7 +4,7 @@ use rocket::fairing::AdHoc;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
-use crate::helpers::{GOOD_PASSWORD, fresh_database, test_figment};
+use crate::support::app::{GOOD_PASSWORD, fresh_database, test_figment};
 
 /// Launches the real server on a free port and returns its base URL.
 pub async fn launch_server(database_url: &str) -> String {
@@ -24,7 +24,7 @@ pub async fn launch_server_at(database_url: &str, host: &str) -> String {
         .merge(("public_origin", &base))
         .merge((
             "security_log",
-            crate::helpers::security_log_path(database_url),
+            crate::support::app::security_log_path(database_url),
         ));
     let (ready_tx, ready_rx) = oneshot::channel();
     let ready_tx = std::sync::Mutex::new(Some(ready_tx));
