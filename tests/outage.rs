@@ -3,7 +3,7 @@
 //! service resumes by itself. Stops and restarts the private test cluster, so it is a binary of its
 //! own and `scripts/test` runs it only on that cluster.
 
-#[path = "api/helpers.rs"]
+#[path = "api/support/app.rs"]
 #[allow(dead_code)]
 mod helpers;
 
