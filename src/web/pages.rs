@@ -1,7 +1,7 @@
 //! Server-rendered pages (askama templates in `templates/`): landing, forms, dashboard, errors.
 
 use askama::Template;
-use rocket::http::{CookieJar, Status};
+use rocket::http::{ContentType, CookieJar, Status};
 use rocket::request::FlashMessage;
 use rocket::{Route, State, get, routes};
 
@@ -13,7 +13,7 @@ use crate::web::http::error::ApiError;
 use crate::web::http::reply::Reply;
 
 pub fn routes() -> Vec<Route> {
-    routes![index, login_page, register_page]
+    routes![index, login_page, register_page, favicon]
 }
 
 #[derive(Template)]
@@ -109,5 +109,14 @@ fn register_page(
             min_password_length: policy.min_length,
             ..RegisterPage::default()
         },
+    )
+}
+
+/// The site's icon, for browsers that ask for `/favicon.ico` (pages name it in `<head>`).
+#[get("/favicon.ico")]
+fn favicon() -> (ContentType, &'static str) {
+    (
+        ContentType::SVG,
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/static/favicon.svg")),
     )
 }

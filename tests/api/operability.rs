@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use rocket::http::{Header, Status};
 
-use crate::helpers::{GOOD_PASSWORD, TestApp};
+use crate::support::app::{GOOD_PASSWORD, TestApp};
 
 /// Pages for browsers, static files and the docs page: not JSON endpoints.
 const NOT_JSON: &[(&str, &str)] = &[
@@ -18,6 +18,7 @@ const NOT_JSON: &[(&str, &str)] = &[
     ("GET", "/password/forgot"),
     ("GET", "/password/reset"),
     ("GET", "/dev/mailbox"),
+    ("GET", "/favicon.ico"),
 ];
 
 #[tokio::test]
