@@ -21,8 +21,8 @@ use rocket::fairing::{self, AdHoc};
 use rocket::figment::Figment;
 use rocket::{Build, Rocket};
 use rocket_db_pools::Database;
-use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection};
 
 /// The migrations in `migrations/`, embedded at compile time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
@@ -95,12 +95,51 @@ async fn run_migrations(rocket: Rocket<Build>) -> fairing::Result {
     let Some(db) = Db::fetch(&rocket) else {
         return Err(rocket);
     };
+    // One direct connection first: an unreachable database is said at once, with its cause and
+    // the address tried, instead of a pool timing out.
+    let options = db.connect_options();
+    let connected = tokio::time::timeout(
+        db.options().get_acquire_timeout(),
+        sqlx::PgConnection::connect_with(&options),
+    )
+    .await;
+    if let Err(cause) = connected
+        .map_err(|_| "no answer in time".to_owned())
+        .and_then(|c| c.map_err(|e| e.to_string()))
+    {
+        let url: String = rocket
+            .figment()
+            .extract_inner("databases.main.url")
+            .unwrap_or_default();
+        log::error!(
+            "cannot reach the database at {} ({cause}): start PostgreSQL there, or set \
+             DATABASE_URL (scripts/run starts a private PostgreSQL when it is unset)",
+            redacted(&url)
+        );
+        return Err(rocket);
+    }
     match migrate(db).await {
         Ok(()) => Ok(rocket),
         Err(e) => {
             log::error!("cannot apply database migrations: {e}");
             Err(rocket)
         }
+    }
+}
+
+/// A database URL with its password replaced by `***`, fit for a log line.
+pub fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "(a URL that does not parse)".to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            let hidden = if userinfo.contains(':') { ":***" } else { "" };
+            format!("{scheme}://{user}{hidden}@{host}{}", &rest[authority_end..])
+        }
+        None => url.to_owned(),
     }
 }
 
@@ -141,5 +180,21 @@ pub fn unique_violation(error: &sqlx::Error) -> Option<&str> {
     match error {
         sqlx::Error::Database(e) if e.is_unique_violation() => e.constraint(),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_logged_database_url_never_carries_its_password() {
+        let shown = redacted("postgres://gatehouse:s3cret@db.example:5432/gatehouse");
+        assert_eq!(shown, "postgres://gatehouse:***@db.example:5432/gatehouse");
+        assert_eq!(
+            redacted("postgres://gatehouse@127.0.0.1/gatehouse"),
+            "postgres://gatehouse@127.0.0.1/gatehouse"
+        );
+        assert!(!redacted("not a url s3cret").contains("s3cret"));
     }
 }
