@@ -169,14 +169,12 @@ async fn confirm_totp(
     body: Result<Body<CodeConfirmation>, ApiError>,
 ) -> Result<Reply, ApiError> {
     let (me, body) = (me?, body?);
-    let result = me
-        .accounts
-        .confirm_totp(&me.user, &body.fields.code, &me.caller)
-        .await;
+    let code = &body.fields.code;
+    let codes = me.accounts.confirm_totp(&me.user, code, &me.caller).await;
     codes_reply(
         &me,
         body.kind,
-        result,
+        codes,
         "The app was not turned on",
         "The authenticator app is on.",
     )
